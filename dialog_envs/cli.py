@@ -1,0 +1,52 @@
+"""The ``dialog-envs`` command line: one sub-command per module of :mod:`dialog_envs.commands`.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``dialog-envs list`` starts fast. Errors
+the package raises on purpose (:class:`~dialog_envs.errors.DialogEnvsError`) are printed as one
+line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from dialog_envs.errors import DialogEnvsError
+
+# command name -> module under dialog_envs.commands
+COMMANDS: dict[str, str] = {
+    "list": "list_envs",
+    "play": "play",
+    "eval-ner": "eval_ner",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command (imports each command module)."""
+    parser = argparse.ArgumentParser(prog="dialog-envs", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"dialog_envs.commands.{module_name}")
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dialog-envs`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except DialogEnvsError as error:
+        print(f"dialog-envs {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

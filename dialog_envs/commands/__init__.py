@@ -1,0 +1,1 @@
+"""Sub-commands of the ``dialog-envs`` command line (see :mod:`dialog_envs.cli`)."""

@@ -1,0 +1,1 @@
+"""Readers for the data formats the environments accept, and the project's generated corpora."""
