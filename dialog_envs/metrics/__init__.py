@@ -1,0 +1,1 @@
+"""Scoring usable inside and outside the environments."""
