@@ -132,9 +132,13 @@ class TextReward:
             "log_bleu": log_bleu(bleu, self.bleu_floor),
         }
 
+    def score(self, scores: Mapping[str, float]) -> float:
+        """The weighted sum of the metric values (the reward before ``s_base``)."""
+        return math.fsum(weight * scores[name] for name, weight in self.weights.items())
+
     def combine(self, scores: Mapping[str, float]) -> float:
         """The reward from metric values: the weighted sum minus ``s_base``."""
-        return math.fsum(weight * scores[name] for name, weight in self.weights.items()) - self.s_base
+        return self.score(scores) - self.s_base
 
     def __call__(self, hypothesis: str, reference: str) -> float:
         """The reward of one reply (computes only the metrics the mix uses)."""
