@@ -1,1 +1,1 @@
-"""Scoring usable outside the environments (entity F1, token reports, BLEU/chrF rewards)."""
+"""Scoring usable inside and outside the environments."""
