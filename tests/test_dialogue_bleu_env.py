@@ -17,6 +17,7 @@ from transformers import PreTrainedTokenizerFast
 import dialog_envs  # noqa: F401  (registers the ids)
 from dialog_envs.envs.dialogue_bleu import DialogueBLEUEnv
 from dialog_envs.errors import DialogEnvsError
+from dialog_envs.wrappers import TextView
 
 ENV_ID = "dialog_envs/DialogueBLEU-v0"
 REWARDS = ["bleu", "log_bleu", "chrf", {"bleu": 0.7, "chrf": 0.3}]
@@ -169,6 +170,16 @@ def test_text_helpers_and_render():
     assert env.text_to_actions("") == [env.eos_token_id]
     with pytest.raises(ValueError, match="max_new_tokens=32"):
         env.text_to_actions("word " * 40)
+
+
+def test_text_view_takes_a_whole_reply():
+    env = TextView(gym.make(ENV_ID, reward="chrf"))
+    text, _ = env.reset(seed=4)
+    assert env.observation_space.contains(text) and text.endswith("you> ")
+    reference = env.unwrapped.example.reference
+    text, reward_value, terminated, truncated, info = env.step(reference)
+    assert terminated and not truncated and reward_value == pytest.approx(100)
+    assert text.endswith(f"you> {reference}") and info["response"] == reference
 
 
 def test_seeding_same_seed_same_example():
