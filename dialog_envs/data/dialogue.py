@@ -6,6 +6,7 @@ Formats
 
     Hi , can I help you ? __eou__ Yes , my order is late . __eou__
 
+Text after the last ``__eou__`` of a line is kept as a final utterance.
 Optional label files beside it hold one line per dialogue with one integer per utterance:
 ``dialogues_act_<split>.txt`` (1 inform, 2 question, 3 directive, 4 commissive) and
 ``dialogues_emotion_<split>.txt`` (0 none ... 6 surprise). They are found next to a file named
