@@ -37,6 +37,11 @@ ENV_SPECS: tuple[EnvSpec, ...] = (
         entry_point="dialog_envs.envs.ner:NEREnv",
         description="Tag a sentence word by word with BIO entity tags (token or entity-F1 rewards).",
     ),
+    EnvSpec(
+        id=f"{NAMESPACE}/Sentiment-v0",
+        entry_point="dialog_envs.envs.sentiment:SentimentEnv",
+        description="Label a financial news sentence or comment negative/neutral/positive (optional rationale first).",
+    ),
 )
 
 

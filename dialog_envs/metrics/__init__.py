@@ -1,0 +1,1 @@
+"""Scoring usable outside the environments (classification reports, entity F1, BLEU rewards)."""
