@@ -225,14 +225,15 @@ def generate_sentiment_corpus(
 @lru_cache(maxsize=16)
 def _generate(split: str, config: GeneratedSentimentConfig, seed: int) -> tuple[LabelledText, ...]:
     rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng([seed, 1])  # separate, so the texts do not depend on the noise
     draw = _Draw(rng)
     shares = np.asarray(config.label_shares, dtype=float)
     examples = []
     for _ in range(config.size(split)):
         label = SENTIMENT_LABELS[int(rng.choice(len(SENTIMENT_LABELS), p=shares / shares.sum()))]
         text = _GENERATORS[label](draw)
-        if rng.random() < config.label_noise:
-            others = [other for other in SENTIMENT_LABELS if other != label]
-            label = others[int(rng.integers(len(others)))]
+        flip, pick = noise_rng.random(), int(noise_rng.integers(len(SENTIMENT_LABELS) - 1))
+        if flip < config.label_noise:
+            label = [other for other in SENTIMENT_LABELS if other != label][pick]
         examples.append(LabelledText(text, label))
     return tuple(examples)
