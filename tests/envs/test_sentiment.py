@@ -241,3 +241,9 @@ def test_phrasebank_env():
     assert len(train.examples) + len(test.examples) + len(SentimentEnv(path, "validation").examples) == 2264
     assert test.vocab_size == train.vocab_size  # the test env's tokenizer is trained on train
     check_env(test)
+
+
+@pytest.mark.parametrize("kwargs", [MODES["default"], MODES["explain"]], ids=["default", "explain"])
+def test_stable_baselines3_env_checker(kwargs):
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    sb3_checker.check_env(SentimentEnv(**kwargs), warn=False)
