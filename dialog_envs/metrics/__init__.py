@@ -1,1 +1,1 @@
-"""Scoring usable outside the environments (classification reports, entity F1, BLEU rewards)."""
+"""Scoring usable inside and outside the environments."""

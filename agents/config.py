@@ -1,0 +1,142 @@
+"""Configuration of the token-level policy-gradient agent.
+
+Every field documents itself (``metadata["help"]``), grouped under headings as in TRL's configs;
+``dialog-envs train --config FILE.yaml`` reads a YAML mapping of these fields with a safe loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any, Literal
+
+import yaml
+
+from dialog_envs.errors import DialogEnvsError
+
+Algorithm = Literal["reinforce", "ppo", "grpo", "rloo"]
+
+
+def _help(text: str, default: Any) -> Any:
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TokenPGConfig:
+    """Settings of :class:`agents.token_pg.TokenPGAgent`. Defaults train the tiny default models on CPU."""
+
+    # -- policy model ----------------------------------------------------------------------------
+    model: str | None = _help(
+        "Hugging Face model name or local path. None builds a small model from a config around the "
+        "env's tokenizer: GPT-2 for generation envs, BERT for tagging/classification envs.",
+        None,
+    )
+    gguf_file: str | None = _help("GGUF file inside `model` to load (e.g. SmolLM2's), passed as gguf_file=.", None)
+    model_config: dict[str, Any] = _help(
+        "Overrides of the default config when `model` is None, e.g. {n_layer: 4, n_embd: 256}.", {}
+    )
+    policy: Literal["auto", "causal_lm", "tagger"] = _help(
+        "'causal_lm' writes tokens (action space = vocabulary); 'tagger' classifies a position with an "
+        "encoder and a head; 'auto' picks causal_lm when the action space is the tokenizer's vocabulary.",
+        "auto",
+    )
+    lora_rank: int = _help("LoRA rank (needs peft); 0 trains all weights. With LoRA the disabled adapter is the KL reference.", 0)
+
+    # -- algorithm -------------------------------------------------------------------------------
+    algorithm: Algorithm = _help(
+        "'reinforce' (baseline below), 'ppo' (clipped, value head, GAE), 'grpo' (group-normalised "
+        "returns) or 'rloo' (leave-one-out group baseline).",
+        "reinforce",
+    )
+    baseline: Literal["moving_average", "value"] = _help(
+        "REINFORCE baseline b: an exponential moving average of returns, or a learned value head.", "moving_average"
+    )
+    baseline_decay: float = _help("Decay of the moving-average baseline.", 0.9)
+    group_size: int = _help("Samples per context for grpo/rloo (num_envs must be a multiple).", 4)
+    gamma: float = _help("Discount per agent turn (per step for single-turn envs, where it rarely matters).", 1.0)
+    gae_lambda: float = _help("GAE lambda (ppo).", 0.95)
+    clip_range: float = _help("PPO ratio clip.", 0.2)
+    ppo_epochs: int = _help("Passes over each rollout (ppo).", 2)
+    value_coef: float = _help("Weight of the value loss (ppo, or reinforce with a value baseline).", 0.5)
+    entropy_coef: float = _help("Weight of the entropy bonus.", 0.0)
+    kl_coef: float = _help("Per-token KL penalty against the frozen reference policy; 0 keeps no reference.", 0.0)
+    kl_target: float | None = _help("Target KL per token for an adaptive coefficient (Ziegler et al.); None keeps it fixed.", None)
+    whiten_advantages: bool = _help("Normalise advantages over the batch (reinforce, ppo).", True)
+
+    # -- rollouts --------------------------------------------------------------------------------
+    num_envs: int = _help("Environments stepped together; one batched forward per step for all.", 16)
+    temperature: float = _help("Sampling temperature (the log-probs used in the losses include it).", 1.0)
+    top_k: int = _help("Sample among the k most likely actions only (0: all).", 0)
+    top_p: float = _help("Nucleus sampling threshold (1.0: off).", 1.0)
+    max_episode_steps: int = _help("Safety limit on the steps of one rollout.", 512)
+
+    # -- optimisation ----------------------------------------------------------------------------
+    learning_rate: float = _help("Adam(W) learning rate of the RL phase.", 3e-4)
+    weight_decay: float = _help("AdamW weight decay.", 0.0)
+    lr_schedule: Literal["constant", "linear", "cosine"] = _help("Learning-rate schedule over the RL updates.", "constant")
+    warmup_updates: int = _help("Linear warm-up updates at the start of the RL phase.", 0)
+    max_grad_norm: float = _help("Gradient clipping norm.", 1.0)
+    updates: int = _help("RL updates (one rollout of num_envs episodes each).", 100)
+
+    # -- supervised warm start ---------------------------------------------------------------------
+    warm_start_updates: int = _help(
+        "Maximum-likelihood updates on the env's expert actions (reference replies, gold tags, "
+        "reference-agent turns) before RL; 0 skips the warm start.",
+        0,
+    )
+    warm_start_learning_rate: float = _help("Learning rate of the warm start.", 1e-3)
+
+    # -- evaluation, early stopping, checkpoints ---------------------------------------------------
+    eval_every: int = _help("Evaluate on the validation split every this many RL updates (0: never).", 25)
+    eval_episodes: int = _help("Episodes per evaluation (fixed seeds, greedy actions).", 64)
+    eval_metric: str = _help("What early stopping watches: 'return' or a key of the env's final info (e.g. 'bleu').", "return")
+    patience: int = _help("Stop after this many evaluations without improvement (0: never stop early).", 0)
+    save_every: int = _help("Write the 'last' checkpoint every this many updates.", 25)
+
+    # -- machine ---------------------------------------------------------------------------------
+    seed: int = _help("Seed of the model init, the rollouts and the sampling.", 0)
+    device: str = _help("'auto' (cuda when present, else cpu), 'cpu', 'cuda', 'cuda:1', ...", "auto")
+    bf16: Literal["auto", "on", "off"] = _help(
+        "bfloat16 autocast: 'auto' uses it on GPUs that support it and on CPUs with AMX.", "auto"
+    )
+    compile: bool = _help("torch.compile the model (optional; helps most on GPUs).", False)
+    progress: bool = _help("Show a progress bar with reward and tokens/s.", True)
+
+    def __post_init__(self) -> None:
+        choices = {"algorithm": Algorithm.__args__, "policy": ("auto", "causal_lm", "tagger")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise DialogEnvsError(f"config field {name}={getattr(self, name)!r}; expected one of {', '.join(allowed)}")
+        if self.algorithm in ("grpo", "rloo") and (self.group_size < 2 or self.num_envs % self.group_size):
+            raise DialogEnvsError(
+                f"{self.algorithm} needs group_size >= 2 dividing num_envs; got group_size={self.group_size}, "
+                f"num_envs={self.num_envs}"
+            )
+        for name in ("updates", "num_envs", "eval_episodes"):
+            if getattr(self, name) <= 0:
+                raise DialogEnvsError(f"config field {name} must be > 0, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TokenPGConfig:
+        """Build from a mapping; unknown keys are an error that lists the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DialogEnvsError(f"{source}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | PathLike[str]) -> TokenPGConfig:
+        """Read a YAML mapping of fields (safe loader)."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                values = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise DialogEnvsError(f"{path}: cannot read the config: {error}") from None
+        if not isinstance(values, dict):
+            raise DialogEnvsError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
+        return cls.from_dict(values, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

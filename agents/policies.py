@@ -1,0 +1,280 @@
+"""Transformer policies built from any Hugging Face model.
+
+Two kinds, one interface (``new_session`` for rollouts, ``evaluate`` for training):
+
+* :class:`CausalLMPolicy` writes tokens: any ``AutoModelForCausalLM`` (by hub name, local path, or
+  a GGUF file), default a small GPT-2 built from a config around the env's tokenizer. During a
+  rollout it keeps a KV cache and feeds only what the env appended since the last step.
+* :class:`TaggerPolicy` picks a label for one position: any ``AutoModel`` encoder plus a tag head
+  that also sees the previously chosen tag (so it can learn BIO transitions), default a small BERT.
+  The sentence is encoded once per episode; each step only runs the head.
+
+Both have an optional value head on the shared trunk (for PPO and value baselines).
+"""
+
+from __future__ import annotations
+
+import inspect
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    BertConfig,
+    BertModel,
+    GPT2Config,
+    GPT2LMHeadModel,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from dialog_envs.errors import DialogEnvsError
+
+
+def load_pretrained(kind: type, name_or_path: str, **kwargs: Any) -> PreTrainedModel:
+    """``kind.from_pretrained`` with a one-line error naming the model on failure."""
+    try:
+        return kind.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError) as error:
+        raise DialogEnvsError(
+            f"could not load model {name_or_path!r}: expected a local folder with config.json and weights, "
+            f"a GGUF file via gguf_file=, or a Hugging Face hub name ({error})"
+        ) from None
+
+
+def build_causal_lm(
+    tokenizer: PreTrainedTokenizerBase,
+    model: str | PathLike[str] | None = None,
+    gguf_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    max_positions: int = 512,
+) -> PreTrainedModel:
+    """A causal LM: loaded by name/path (optionally from a GGUF file), or a small GPT-2 from a config."""
+    if model is not None:
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        return load_pretrained(AutoModelForCausalLM, str(model), **kwargs)
+    settings = dict(n_layer=2, n_embd=128, n_head=4, n_positions=max(max_positions, 256))
+    settings.update(overrides or {})
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **settings,
+    )
+    return GPT2LMHeadModel(config)
+
+
+def build_encoder(
+    tokenizer: PreTrainedTokenizerBase,
+    model: str | PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    max_positions: int = 512,
+) -> PreTrainedModel:
+    """An encoder: loaded by name/path (``AutoModel``), or a small BERT from a config."""
+    if model is not None:
+        return load_pretrained(AutoModel, str(model))
+    settings = dict(
+        hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
+        max_position_embeddings=max(max_positions, 128),
+    )
+    settings.update(overrides or {})
+    return BertModel(BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id or 0, **settings))
+
+
+def masked_logits(logits: torch.Tensor, action_mask: torch.Tensor | None, temperature: float) -> torch.Tensor:
+    """The logits of the policy's distribution: scaled by ``1/temperature``, masked actions at -inf."""
+    logits = logits.float() / temperature
+    if action_mask is not None:
+        logits = logits.masked_fill(~action_mask, float("-inf"))
+    return logits
+
+
+class CausalLMPolicy(nn.Module):
+    """A causal LM that writes one token per env step, with an optional value head."""
+
+    kind = "causal_lm"
+
+    def __init__(self, model: PreTrainedModel, pad_token_id: int, value_head: bool = False) -> None:
+        super().__init__()
+        self.model = model
+        self.pad_token_id = int(pad_token_id)
+        hidden = model.config.get_text_config().hidden_size
+        self.value_head = nn.Linear(hidden, 1) if value_head else None
+        parameters = inspect.signature(model.forward).parameters
+        # transformers 5.2x renamed past_key_values to cache; accept both.
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
+
+    def forward_tokens(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        keep: int | torch.Tensor,
+        cache: Any = None,
+        use_cache: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        """Logits (and values) at the kept positions: the last ``keep`` ones, or those indexed by it."""
+        want_values = self.value_head is not None
+        output = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=use_cache,
+            logits_to_keep=keep,
+            output_hidden_states=want_values,
+            **({self._cache_argument: cache} if cache is not None else {}),
+        )
+        values = None
+        if want_values:
+            hidden = output.hidden_states[-1]
+            hidden = hidden[:, -keep:] if isinstance(keep, int) else hidden[:, keep]
+            values = self.value_head(hidden.float()).squeeze(-1)
+        new_cache = output.get("cache", output.get("past_key_values")) if use_cache else None
+        return output.logits, values, new_cache
+
+    def new_session(self, batch_size: int, device: torch.device) -> GenerationSession:
+        return GenerationSession(self, batch_size, device)
+
+    def evaluate(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``(B, T, V)`` and values ``(B, T)`` for every recorded step, in one forward."""
+        logits, values, _ = self.forward_tokens(
+            inputs["sequence"], inputs["sequence_mask"], inputs["sequence_positions"], keep=inputs["action_positions"]
+        )
+        return logits, values
+
+
+class GenerationSession:
+    """The state of one batched rollout of a :class:`CausalLMPolicy`: KV cache and token history.
+
+    Each step feeds, per env, the tokens its observation gained since the previous step (the
+    action just taken, plus anything the env appended, e.g. a simulated user's reply), as one
+    right-aligned block: rows with fewer new tokens are padded on the left of the block and those
+    pads are masked. This relies on the envs' append-only observations (left-padded, newest last).
+    """
+
+    def __init__(self, policy: CausalLMPolicy, batch_size: int, device: torch.device) -> None:
+        self.policy = policy
+        self.device = device
+        self.seen = np.zeros(batch_size, dtype=np.int64)  # real tokens fed per row so far
+        self.cache: Any = None
+        self.history_mask = torch.zeros(batch_size, 0, dtype=torch.long, device=device)
+        self.blocks: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.action_positions: list[int] = []
+
+    @torch.no_grad()
+    def step(self, obs: dict[str, np.ndarray], active: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        input_ids, attention = obs["input_ids"], obs["attention_mask"]
+        lengths = attention.sum(axis=1)
+        new = np.where(active, lengths - self.seen, 0)
+        if (active & (new <= 0)).any():
+            row = int(np.flatnonzero(active & (new <= 0))[0])
+            raise DialogEnvsError(
+                f"env {row}'s observation did not grow after its action ({lengths[row]} tokens); "
+                f"the policy needs append-only observations: give the env a longer context window"
+            )
+        width = int(new.max())
+        block = torch.as_tensor(input_ids[:, input_ids.shape[1] - width :], device=self.device)
+        offsets = torch.arange(width, device=self.device)
+        block_mask = (offsets[None, :] >= torch.as_tensor(width - new, device=self.device)[:, None]).long()
+        block = block.masked_fill(block_mask == 0, self.policy.pad_token_id)
+        positions = torch.as_tensor(self.seen, device=self.device)[:, None] + block_mask.cumsum(1) - 1
+        positions = positions.clamp(min=0)
+        self.history_mask = torch.cat([self.history_mask, block_mask], dim=1)
+        logits, values, self.cache = self.policy.forward_tokens(
+            block, self.history_mask, positions, keep=1, cache=self.cache, use_cache=True
+        )
+        self.seen += new
+        self.blocks.append((block, block_mask, positions))
+        self.action_positions.append(self.history_mask.shape[1] - 1)
+        return logits[:, -1], None if values is None else values[:, -1]
+
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """Everything :meth:`CausalLMPolicy.evaluate` needs to recompute this rollout's steps."""
+        tokens, masks, positions = zip(*self.blocks)
+        return {
+            "sequence": torch.cat(tokens, dim=1),
+            "sequence_mask": torch.cat(masks, dim=1),
+            "sequence_positions": torch.cat(positions, dim=1),
+            "action_positions": torch.tensor(self.action_positions, device=self.device),
+        }
+
+
+class TaggerPolicy(nn.Module):
+    """An encoder plus a head that labels one position given the previously chosen label."""
+
+    kind = "tagger"
+
+    def __init__(self, encoder: PreTrainedModel, num_labels: int, value_head: bool = False) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.num_labels = num_labels
+        hidden = encoder.config.hidden_size
+        self.previous_label = nn.Embedding(num_labels + 1, hidden)  # index num_labels: none yet
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, num_labels))
+        self.value_head = nn.Linear(hidden, 1) if value_head else None
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def head_outputs(
+        self, hidden: torch.Tensor, positions: torch.Tensor, previous: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits and values at ``positions`` (``(B,)`` or ``(B, T)``) given the previous labels."""
+        index = positions if positions.dim() == 2 else positions[:, None]
+        picked = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
+        features = picked.float() + self.previous_label(previous if previous.dim() == 2 else previous[:, None])
+        logits = self.head(features)
+        values = None if self.value_head is None else self.value_head(features).squeeze(-1)
+        if positions.dim() == 1:
+            return logits[:, 0], None if values is None else values[:, 0]
+        return logits, values
+
+    def new_session(self, batch_size: int, device: torch.device) -> TaggingSession:
+        return TaggingSession(self, batch_size, device)
+
+    def evaluate(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hidden = self.encode(inputs["input_ids"], inputs["attention_mask"])
+        return self.head_outputs(hidden, inputs["positions"], inputs["previous"])
+
+
+class TaggingSession:
+    """One batched rollout of a :class:`TaggerPolicy`: the episode's encoding, computed once."""
+
+    def __init__(self, policy: TaggerPolicy, batch_size: int, device: torch.device) -> None:
+        self.policy = policy
+        self.device = device
+        self.hidden: torch.Tensor | None = None
+        self.first_obs: dict[str, torch.Tensor] = {}
+        self.previous = torch.full((batch_size,), policy.num_labels, dtype=torch.long, device=device)
+        self.positions: list[torch.Tensor] = []
+        self.previous_labels: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def step(self, obs: dict[str, np.ndarray], active: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.hidden is None:
+            self.first_obs = {
+                key: torch.as_tensor(obs[key], device=self.device) for key in ("input_ids", "attention_mask")
+            }
+            self.hidden = self.policy.encode(self.first_obs["input_ids"], self.first_obs["attention_mask"])
+        if "token_index" in obs:
+            positions = torch.as_tensor(obs["token_index"][:, 0], device=self.device)
+        else:
+            positions = torch.zeros(len(active), dtype=torch.long, device=self.device)
+        self.positions.append(positions)
+        self.previous_labels.append(self.previous.clone())
+        return self.policy.head_outputs(self.hidden, positions, self.previous)
+
+    def record_actions(self, actions: torch.Tensor) -> None:
+        self.previous = actions.to(self.device)
+
+    def inputs(self) -> dict[str, torch.Tensor]:
+        return {
+            **self.first_obs,
+            "positions": torch.stack(self.positions, dim=1),
+            "previous": torch.stack(self.previous_labels, dim=1),
+        }

@@ -1,0 +1,374 @@
+"""``dialog_envs/NER-v0``: tag a sentence word by word with BIO entity tags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from transformers import PreTrainedTokenizerBase
+
+from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
+from dialog_envs.data.generated_ner import generated_ner_split
+from dialog_envs.data.splits import check_split
+from dialog_envs.errors import DialogEnvsError
+from dialog_envs.metrics.ner import sentence_entity_f1
+from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+
+NERReward = Literal["token", "dense_f1", "sparse_f1"]
+REWARDS: tuple[str, ...] = ("token", "dense_f1", "sparse_f1")
+
+
+@dataclass(frozen=True)
+class EncodedCorpus:
+    """A split's sentences with everything the env needs per step computed once.
+
+    ``token_ids[i]`` are sentence ``i``'s token ids (special tokens included, at most
+    ``max_length``); ``first_token[i][w]`` is the position of word ``w``'s first token in them
+    (the last position when truncation cut the word off); ``tag_ids[i]`` the gold tag ids.
+    """
+
+    sentences: tuple[TaggedSentence, ...]
+    tags: tuple[str, ...]
+    token_ids: tuple[np.ndarray, ...]
+    first_token: tuple[np.ndarray, ...]
+    tag_ids: tuple[np.ndarray, ...]
+
+
+def load_sentences(data_path: str | os.PathLike[str] | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
+    """The sentences of ``split``: from ``data_path`` (file or folder), or the generated corpus."""
+    check_split(split)
+    if data_path is None:
+        return generated_ner_split(split)
+    return tuple(read_conll_split(data_path, split, scheme))
+
+
+def training_sentences(data_path: str | os.PathLike[str] | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
+    """The sentences that define the tag set and the default vocabulary: the training split when
+    ``data_path`` is a folder that has one (so every split of a data set shares ids), else ``split``."""
+    if data_path is not None and Path(data_path).is_file():
+        return tuple(read_conll(data_path, scheme))
+    try:
+        return load_sentences(data_path, "train", scheme)
+    except DialogEnvsError:
+        return load_sentences(data_path, split, scheme)
+
+
+@lru_cache(maxsize=8)
+def default_ner_tokenizer(data_path: str | None, scheme: TagScheme = "auto") -> PreTrainedTokenizerBase:
+    """A word-level tokenizer over the training words of the data, wrapping texts in ``[CLS] ... [SEP]``."""
+    sentences = training_sentences(data_path, "train", scheme)
+    return train_tokenizer((" ".join(s.words) for s in sentences), kind="word", wrap_with_cls_sep=True)
+
+
+def encode_corpus(
+    sentences: tuple[TaggedSentence, ...], tags: tuple[str, ...], tokenizer: PreTrainedTokenizerBase, max_length: int
+) -> EncodedCorpus:
+    """Tokenize every sentence once (a batched call) and map words to their first token."""
+    tag_index = {tag: index for index, tag in enumerate(tags)}
+    encodings = tokenizer(
+        [list(s.words) for s in sentences], is_split_into_words=True, truncation=True, max_length=max_length
+    )
+    token_ids, first_token, tag_ids = [], [], []
+    for index, sentence in enumerate(sentences):
+        if len(sentence.words) > max_length:
+            raise DialogEnvsError(
+                f"sentence {index} has {len(sentence.words)} words, more than max_length={max_length}; "
+                f"pass a larger max_length"
+            )
+        unknown = [tag for tag in sentence.tags if tag not in tag_index]
+        if unknown:
+            raise DialogEnvsError(
+                f"sentence {index} has tag {unknown[0]!r}, which the training split does not have; "
+                f"known tags: {', '.join(tags)}"
+            )
+        ids = np.asarray(encodings["input_ids"][index], dtype=np.int64)
+        firsts = np.full(len(sentence.words), -1, dtype=np.int64)
+        for position, word in enumerate(encodings.word_ids(index)):
+            if word is not None and firsts[word] < 0:
+                firsts[word] = position
+        # Words that truncation cut off point at the last token; words that gave no token at all
+        # (possible with some tokenizers) point at the previous word's token.
+        for word in range(len(firsts)):
+            if firsts[word] < 0:
+                firsts[word] = firsts[word - 1] if word > 0 else 0
+        token_ids.append(ids)
+        first_token.append(firsts)
+        tag_ids.append(np.asarray([tag_index[tag] for tag in sentence.tags], dtype=np.int64))
+    return EncodedCorpus(sentences, tags, tuple(token_ids), tuple(first_token), tuple(tag_ids))
+
+
+@lru_cache(maxsize=8)
+def _default_corpus(data_path: str | None, split: str, scheme: TagScheme, max_length: int) -> EncodedCorpus:
+    """Encoded corpus with the default tokenizer, shared by every env on the same data."""
+    tags = tuple(tag_set(list(training_sentences(data_path, split, scheme))))
+    return encode_corpus(load_sentences(data_path, split, scheme), tags, default_ner_tokenizer(data_path, scheme), max_length)
+
+
+def transition_mask(tags: tuple[str, ...]) -> np.ndarray:
+    """``mask[previous, next]`` is 1 where tag ``next`` may follow tag ``previous`` in IOB2.
+
+    Row ``len(tags)`` is the start of a sentence. ``I-X`` may only follow ``B-X`` or ``I-X``.
+    """
+    n = len(tags)
+    mask = np.ones((n + 1, n), dtype=np.int8)
+    for following, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            for previous in range(n + 1):
+                allowed = previous < n and tags[previous] in (f"B-{tag[2:]}", tag)
+                mask[previous, following] = int(allowed)
+    return mask
+
+
+class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
+    """Tag a sentence word by word with BIO named-entity tags.
+
+    ## Description
+    One episode is one sentence. At each step the agent sees the whole sentence as token ids, the
+    index of the word to tag now and the tags it gave the earlier words, and chooses a tag for the
+    word. The data is CoNLL-style (any number of columns, tag last, IOB1/IOB2/BIOES normalised to
+    IOB2) or, with no ``data_path``, the project's own generated news-like corpus.
+
+    ## Action Space
+    ``Discrete(num_tags)``: an index into ``env.unwrapped.tags`` (``O`` first, then ``B-X, I-X``
+    per entity type, types sorted; taken from the training split).
+
+    ## Observation Space
+    A ``Dict`` of ``int64`` arrays, right-padded (element ``i`` is token ``i`` of the sentence):
+
+    | key | shape | values |
+    |---|---|---|
+    | ``input_ids`` | ``(max_length,)`` | token ids of the sentence (``[CLS] ... [SEP]`` with the default tokenizer), 0 after it |
+    | ``attention_mask`` | ``(max_length,)`` | 1 on the sentence's tokens, 0 on padding |
+    | ``word_index`` | ``(1,)`` | index of the word to tag now |
+    | ``token_index`` | ``(1,)`` | position of that word's first token in ``input_ids`` |
+    | ``previous_tags`` | ``(max_length,)`` | tag ids given so far per word; ``num_tags`` for words not tagged yet |
+
+    ## Rewards
+    Chosen by ``reward=``:
+
+    - ``"token"``: +1 when the tag equals the gold tag, else 0.
+    - ``"dense_f1"``: the change in entity F1 of the sentence so far (words ``0..t`` of the gold and
+      predicted tags) from one step to the next, starting from 0; the rewards of an episode add up to
+      the sentence's entity F1 (as in NLPGym).
+    - ``"sparse_f1"``: 0 until the last step, then the sentence's entity F1.
+
+    Sentence F1 counts an entity as correct when its type, start and end match (conlleval); a
+    sentence with no gold and no predicted entity scores 1.
+
+    ## Starting State
+    A sentence drawn uniformly from the split with ``self.np_random``, or the one given by
+    ``reset(options={"index": i})`` (for walking through a split in order).
+
+    ## Episode End
+    Terminated after the last word is tagged. Never truncated.
+
+    ## Arguments
+    - ``data_path``: a CoNLL file or a folder with ``train.txt``/``valid.txt``/``test.txt``; ``None``
+      for the generated corpus.
+    - ``split``: ``"train"``, ``"validation"`` or ``"test"``.
+    - ``reward``: ``"token"``, ``"dense_f1"`` or ``"sparse_f1"``.
+    - ``tokenizer``: ``None`` (a word-level tokenizer trained on the training words and cached), or
+      any Hugging Face tokenizer's name or path, or a tokenizer object.
+    - ``max_length``: the observation's length in tokens (default 128, enough for CoNLL-2003).
+    - ``mask_invalid_transitions``: when ``True`` (default) the action mask forbids ``I-X`` after
+      anything but ``B-X``/``I-X``; when ``False`` the mask allows every tag. The mask is advice:
+      a masked action is still carried out.
+    - ``scheme``: the tagging scheme of the files (``"auto"``, ``"IOB1"``, ``"IOB2"``, ``"BIOES"``).
+    - ``render_mode``: ``None`` or ``"ansi"``.
+
+    ## Info
+    Every step: ``action_mask`` (``int8`` of shape ``(num_tags,)``, also from :meth:`action_masks`).
+    Last step also: ``entity_f1``, ``token_accuracy``, ``words``, ``gold_tags``, ``predicted_tags``.
+
+    ## Example
+    >>> import gymnasium as gym
+    >>> import dialog_envs
+    >>> env = gym.make("dialog_envs/NER-v0", reward="sparse_f1")
+    >>> obs, info = env.reset(seed=0)
+    >>> done = False
+    >>> while not done:
+    ...     obs, reward, done, truncated, info = env.step(0)  # tag everything "O"
+    >>> sorted(k for k in info if k.endswith("_tags"))
+    ['gold_tags', 'predicted_tags']
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        data_path: str | os.PathLike[str] | None = None,
+        split: str = "train",
+        reward: NERReward = "token",
+        tokenizer: str | os.PathLike[str] | PreTrainedTokenizerBase | None = None,
+        max_length: int = 128,
+        mask_invalid_transitions: bool = True,
+        scheme: TagScheme = "auto",
+        render_mode: str | None = None,
+    ) -> None:
+        if reward not in REWARDS:
+            raise DialogEnvsError(f"unknown reward {reward!r}; expected one of {', '.join(REWARDS)}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
+        path = None if data_path is None else str(data_path)
+        if tokenizer is None:
+            self.tokenizer = default_ner_tokenizer(path, scheme)
+            self.corpus = _default_corpus(path, split, scheme, max_length)
+        else:
+            self.tokenizer = load_tokenizer(tokenizer)
+            tags = tuple(tag_set(list(training_sentences(path, split, scheme))))
+            self.corpus = encode_corpus(load_sentences(path, split, scheme), tags, self.tokenizer, max_length)
+        self.reward_mode = reward
+        self.render_mode = render_mode
+        self.max_length = max_length
+        self.tags = self.corpus.tags
+        num_tags = len(self.tags)
+        self._transitions = (
+            transition_mask(self.tags) if mask_invalid_transitions else np.ones((num_tags + 1, num_tags), dtype=np.int8)
+        )
+        self.action_space = spaces.Discrete(num_tags)
+        index_space = spaces.Box(0, max_length - 1, shape=(1,), dtype=np.int64)
+        self.observation_space = spaces.Dict(
+            {
+                "input_ids": spaces.Box(0, len(self.tokenizer) - 1, shape=(max_length,), dtype=np.int64),
+                "attention_mask": spaces.Box(0, 1, shape=(max_length,), dtype=np.int64),
+                "word_index": index_space,
+                "token_index": index_space,
+                "previous_tags": spaces.Box(0, num_tags, shape=(max_length,), dtype=np.int64),
+            }
+        )
+        self._index = 0
+        self._word = 0
+        self._predicted: list[int] = []
+        self._f1_so_far = 0.0
+        self._input_ids = np.zeros(max_length, dtype=np.int64)
+        self._attention_mask = np.zeros(max_length, dtype=np.int64)
+
+    # -- Gymnasium API -------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        n = len(self.corpus.sentences)
+        if options and "index" in options:
+            index = int(options["index"])
+            if not 0 <= index < n:
+                raise DialogEnvsError(f"options['index']={index} is out of range; the split has {n} sentences")
+            self._index = index
+        else:
+            self._index = int(self.np_random.integers(n))
+        self._word = 0
+        self._predicted = []
+        self._f1_so_far = 0.0
+        ids = self.corpus.token_ids[self._index]
+        self._input_ids[:] = 0
+        self._input_ids[: len(ids)] = ids
+        self._attention_mask[:] = 0
+        self._attention_mask[: len(ids)] = 1
+        return self._observation(), {"action_mask": self.action_masks().astype(np.int8)}
+
+    def step(self, action: int | np.integer) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        action = int(action)
+        if not self.action_space.contains(action):
+            raise DialogEnvsError(f"action {action} is not a tag index in [0, {self.action_space.n})")
+        gold = self.corpus.tag_ids[self._index]
+        self._predicted.append(action)
+        self._word += 1
+        terminated = self._word == len(gold)
+        reward = self._reward(action, gold, terminated)
+        info: dict[str, Any] = {"action_mask": self.action_masks().astype(np.int8)}
+        if terminated:
+            sentence = self.corpus.sentences[self._index]
+            info.update(
+                entity_f1=sentence_entity_f1(sentence.tags, self._tag_names(self._predicted)),
+                token_accuracy=float(np.mean(np.asarray(self._predicted) == gold)),
+                words=list(sentence.words),
+                gold_tags=list(sentence.tags),
+                predicted_tags=self._tag_names(self._predicted),
+            )
+        return self._observation(), reward, terminated, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        sentence = self.corpus.sentences[self._index]
+        width = max(len(word) for word in sentence.words)
+        lines = [f"{'word':<{width}}  {'gold':<8}  predicted"]
+        for position, (word, gold) in enumerate(zip(sentence.words, sentence.tags)):
+            if position < len(self._predicted):
+                predicted = self.tags[self._predicted[position]]
+                mark = "" if predicted == gold else "  x"
+                lines.append(f"{word:<{width}}  {gold:<8}  {predicted}{mark}")
+            elif position == self._word:
+                lines.append(f"{word:<{width}}  {gold:<8}  <- tag this word")
+            else:
+                lines.append(f"{word:<{width}}  {gold:<8}")
+        return "\n".join(lines) + "\n"
+
+    # -- helpers for agents and people -----------------------------------------------------------
+
+    def action_masks(self) -> np.ndarray:
+        """Which tags are valid for the current word (bool, sb3-contrib's MaskablePPO convention)."""
+        previous = self._predicted[-1] if self._predicted else len(self.tags)
+        return self._transitions[previous].astype(bool)
+
+    def text_to_actions(self, text: str) -> list[int]:
+        """A tag typed by a person (its name, any case, or its index) as a one-action list."""
+        typed = text.strip()
+        by_name = {tag.upper(): index for index, tag in enumerate(self.tags)}
+        if typed.upper() in by_name:
+            return [by_name[typed.upper()]]
+        if typed.isdigit() and int(typed) < len(self.tags):
+            return [int(typed)]
+        raise ValueError(f"{typed!r} is not a tag; type one of {', '.join(self.tags)} (or its number)")
+
+    def observation_text(self) -> str:
+        """The sentence with the tags given so far and the word to tag now in brackets."""
+        sentence = self.corpus.sentences[self._index]
+        pieces = []
+        for position, word in enumerate(sentence.words):
+            if position < len(self._predicted):
+                pieces.append(f"{word}/{self.tags[self._predicted[position]]}")
+            elif position == self._word:
+                pieces.append(f"[{word}]")
+            else:
+                pieces.append(word)
+        return " ".join(pieces)
+
+    @property
+    def sentence(self) -> TaggedSentence:
+        """The current episode's sentence (words and gold tags)."""
+        return self.corpus.sentences[self._index]
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _tag_names(self, tag_ids: list[int] | np.ndarray) -> list[str]:
+        return [self.tags[int(tag)] for tag in tag_ids]
+
+    def _reward(self, action: int, gold: np.ndarray, terminated: bool) -> float:
+        if self.reward_mode == "token":
+            return float(action == gold[self._word - 1])
+        if self.reward_mode == "sparse_f1" and not terminated:
+            return 0.0
+        gold_so_far = self.corpus.sentences[self._index].tags[: self._word]
+        f1 = sentence_entity_f1(gold_so_far, self._tag_names(self._predicted))
+        if self.reward_mode == "sparse_f1":
+            return f1
+        reward, self._f1_so_far = f1 - self._f1_so_far, f1
+        return reward
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        previous_tags = np.full(self.max_length, len(self.tags), dtype=np.int64)
+        previous_tags[: len(self._predicted)] = self._predicted
+        word = min(self._word, len(self.corpus.tag_ids[self._index]) - 1)
+        return {
+            "input_ids": self._input_ids.copy(),
+            "attention_mask": self._attention_mask.copy(),
+            "word_index": np.array([word], dtype=np.int64),
+            "token_index": np.array([self.corpus.first_token[self._index][word]], dtype=np.int64),
+            "previous_tags": previous_tags,
+        }
