@@ -57,8 +57,8 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
 
     | key | shape | values | meaning |
     |---|---|---|---|
-    | ``input_ids`` | ``(max_tokens,)`` | ``0 .. vocab_size-1`` | the text's token ids, **right-padded** (token ``i`` is element ``i``) with the pad id; truncated to ``max_tokens`` |
-    | ``attention_mask`` | ``(max_tokens,)`` | ``0`` or ``1`` | 1 on the text's tokens, 0 on padding |
+    | ``input_ids`` | ``(max_length,)`` | ``0 .. vocab_size-1`` | the text's token ids, **right-padded** (token ``i`` is element ``i``) with the pad id; truncated to ``max_length`` |
+    | ``attention_mask`` | ``(max_length,)`` | ``0`` or ``1`` | 1 on the text's tokens, 0 on padding |
     | ``rationale_ids`` | ``(max_rationale_tokens,)`` | ``0 .. vocab_size-1`` | explain mode only: the rationale so far, **left-padded** (the newest token is the last element) |
     | ``rationale_mask`` | ``(max_rationale_tokens,)`` | ``0`` or ``1`` | explain mode only: 1 on rationale tokens |
 
@@ -93,7 +93,7 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
     * ``split``: ``"train"``, ``"validation"`` or ``"test"``.
     * ``tokenizer``: ``None`` (a word tokenizer trained on the train split, with ``[CLS] ... [SEP]``
       around each text), a Hugging Face name or path, or a tokenizer object.
-    * ``max_tokens``: length of ``input_ids`` (default 64; longer texts are truncated).
+    * ``max_length``: length of ``input_ids`` (default 64; longer texts are truncated).
     * ``labels``: the label names in action order (default: the data's labels, sorted).
     * ``reward_matrix``: ``num_labels x num_labels`` rewards (default identity).
     * ``explain``, ``max_rationale_tokens`` (default 16): explain mode.
@@ -123,7 +123,7 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
     ```
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -131,7 +131,7 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
         split: str = "train",
         *,
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
-        max_tokens: int = 64,
+        max_length: int = 64,
         labels: Sequence[str] | None = None,
         reward_matrix: Sequence[Sequence[float]] | np.ndarray | None = None,
         explain: bool = False,
@@ -146,13 +146,13 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
         check_split(split)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
-        if max_tokens < 2:
-            raise DialogEnvsError(f"max_tokens={max_tokens} is too small; expected at least 2")
+        if max_length < 2:
+            raise DialogEnvsError(f"max_length={max_length} is too small; expected at least 2")
         if explain and max_rationale_tokens < 1:
             raise DialogEnvsError(f"max_rationale_tokens={max_rationale_tokens}; expected at least 1")
         self.render_mode = render_mode
         self.split = split
-        self.max_tokens = int(max_tokens)
+        self.max_length = int(max_length)
         self.explain = bool(explain)
         self.max_rationale_tokens = int(max_rationale_tokens)
         self._reader_options: dict[str, Any] = dict(
@@ -189,8 +189,8 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
         }
         self._input_ids, self._attention_mask = self._encode_all()
 
-        id_box = spaces.Box(0, self.vocab_size - 1, shape=(self.max_tokens,), dtype=np.int64)
-        mask_box = spaces.Box(0, 1, shape=(self.max_tokens,), dtype=np.int64)
+        id_box = spaces.Box(0, self.vocab_size - 1, shape=(self.max_length,), dtype=np.int64)
+        mask_box = spaces.Box(0, 1, shape=(self.max_length,), dtype=np.int64)
         fields: dict[str, spaces.Space[Any]] = {"input_ids": id_box, "attention_mask": mask_box}
         if self.explain:
             length = self.max_rationale_tokens
@@ -359,14 +359,14 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
         return matrix
 
     def _encode_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids of every example, right-padded to ``max_tokens`` (encoded once, for speed)."""
+        """Token ids of every example, right-padded to ``max_length`` (encoded once, for speed)."""
         encoded = self.tokenizer(
-            [example.text for example in self.examples], truncation=True, max_length=self.max_tokens
+            [example.text for example in self.examples], truncation=True, max_length=self.max_length
         )["input_ids"]
-        ids = np.full((len(encoded), self.max_tokens), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(encoded), self.max_tokens), dtype=np.int64)
+        ids = np.full((len(encoded), self.max_length), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), self.max_length), dtype=np.int64)
         for row, token_ids in enumerate(encoded):
-            token_ids = token_ids[: self.max_tokens]
+            token_ids = token_ids[: self.max_length]
             ids[row, : len(token_ids)] = token_ids
             mask[row, : len(token_ids)] = 1
         return ids, mask

@@ -13,8 +13,8 @@ import dialog_envs  # noqa: F401  (registers the ids)
 from dialog_envs.data.generated_sentiment import generate_sentiment_corpus
 from dialog_envs.envs.sentiment import SentimentEnv
 from dialog_envs.errors import DataFormatError, DialogEnvsError
+from tests.conftest import shared_data
 
-PHRASEBANK = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "financial_phrasebank"
 ENV_ID = "dialog_envs/Sentiment-v0"
 
 
@@ -30,7 +30,7 @@ MODES = {
     "default": {},
     "explain": {"explain": True, "max_rationale_tokens": 5},
     "cost matrix": {"reward_matrix": [[1, 0, -2], [0, 1, 0], [-2, 0, 1]]},
-    "short": {"max_tokens": 8},
+    "short": {"max_length": 8},
 }
 
 
@@ -89,7 +89,7 @@ def test_same_seed_same_trajectory():
 
 
 def test_observation_layout_and_rewards():
-    env = SentimentEnv(max_tokens=64)
+    env = SentimentEnv(max_length=64)
     observation, info = env.reset(seed=1)
     ids, mask = observation["input_ids"], observation["attention_mask"]
     length = int(mask.sum())
@@ -117,8 +117,8 @@ def test_reward_matrix_rows_are_truth_columns_predictions():
             assert env.step(predicted)[1] == matrix[truth, predicted]
 
 
-def test_truncation_to_max_tokens():
-    env = SentimentEnv(max_tokens=6)
+def test_truncation_to_max_length():
+    env = SentimentEnv(max_length=6)
     lengths = []
     for index in range(50):
         observation, _ = env.reset(options={"index": index})
@@ -233,9 +233,8 @@ def test_bad_data_file_raises_data_format_error(tmp_path):
         SentimentEnv(path)
 
 
-@pytest.mark.skipif(not PHRASEBANK.is_dir(), reason="../shared/data/financial_phrasebank is absent")
 def test_phrasebank_env():
-    path = PHRASEBANK / "Sentences_AllAgree.txt"
+    path = shared_data("financial_phrasebank") / "Sentences_AllAgree.txt"
     train, test = SentimentEnv(path, "train"), SentimentEnv(path, "test", render_mode="ansi")
     assert train.labels == test.labels == ("negative", "neutral", "positive")
     assert len(train.examples) + len(test.examples) + len(SentimentEnv(path, "validation").examples) == 2264

@@ -19,8 +19,8 @@ from dialog_envs.data.labelled import (
     split_examples,
 )
 from dialog_envs.errors import DataFormatError, DialogEnvsError
+from tests.conftest import shared_data
 
-PHRASEBANK = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "financial_phrasebank"
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -226,7 +226,6 @@ def test_read_split_from_single_file_and_from_folder(tmp_path):
 # --------------------------------------------------------------------------- the real PhraseBank
 
 
-@pytest.mark.skipif(not PHRASEBANK.is_dir(), reason="../shared/data/financial_phrasebank is absent")
 @pytest.mark.parametrize(
     ("name", "total", "counts"),
     [
@@ -236,7 +235,7 @@ def test_read_split_from_single_file_and_from_folder(tmp_path):
     ],
 )
 def test_phrasebank_counts_and_split(name, total, counts):
-    path = PHRASEBANK / name
+    path = shared_data("financial_phrasebank") / name
     examples = read_labelled(path)
     assert len(examples) == total
     assert Counter(e.label for e in examples) == counts
