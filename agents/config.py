@@ -19,6 +19,8 @@ Algorithm = Literal["reinforce", "ppo", "grpo", "rloo"]
 
 
 def _help(text: str, default: Any) -> Any:
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": text})
     return field(default=default, metadata={"help": text})
 
 

@@ -99,10 +99,11 @@ class CausalLMPolicy(nn.Module):
 
     kind = "causal_lm"
 
-    def __init__(self, model: PreTrainedModel, pad_token_id: int, value_head: bool = False) -> None:
+    def __init__(self, model: PreTrainedModel, pad_token_id: int, num_actions: int, value_head: bool = False) -> None:
         super().__init__()
         self.model = model
         self.pad_token_id = int(pad_token_id)
+        self.num_actions = num_actions  # the env's vocabulary; a model's embedding may be padded larger
         hidden = model.config.get_text_config().hidden_size
         self.value_head = nn.Linear(hidden, 1) if value_head else None
         parameters = inspect.signature(model.forward).parameters
@@ -134,8 +135,15 @@ class CausalLMPolicy(nn.Module):
             hidden = output.hidden_states[-1]
             hidden = hidden[:, -keep:] if isinstance(keep, int) else hidden[:, keep]
             values = self.value_head(hidden.float()).squeeze(-1)
-        new_cache = output.get("cache", output.get("past_key_values")) if use_cache else None
-        return output.logits, values, new_cache
+        new_cache = None
+        if use_cache:
+            new_cache = output["cache"] if "cache" in output else output["past_key_values"]
+        return output.logits[..., : self.num_actions], values, new_cache
+
+    @property
+    def backbone(self) -> PreTrainedModel:
+        """The Hugging Face model inside (what ``save_pretrained`` writes)."""
+        return self.model
 
     def new_session(self, batch_size: int, device: torch.device) -> GenerationSession:
         return GenerationSession(self, batch_size, device)
@@ -217,6 +225,11 @@ class TaggerPolicy(nn.Module):
         self.previous_label = nn.Embedding(num_labels + 1, hidden)  # index num_labels: none yet
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, num_labels))
         self.value_head = nn.Linear(hidden, 1) if value_head else None
+
+    @property
+    def backbone(self) -> PreTrainedModel:
+        """The Hugging Face encoder inside (what ``save_pretrained`` writes)."""
+        return self.encoder
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -20,7 +20,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,14 @@ def make_envs(env_id: str, num_envs: int, env_kwargs: dict[str, Any], split: str
         return gym.make_vec(env_id, num_envs=num_envs, **kwargs)
     except gym.error.Error as error:
         raise DialogEnvsError(f"cannot make {env_id!r}: {error}") from None
+
+
+def env_attribute(envs: gym.vector.VectorEnv, name: str) -> Any:
+    """An attribute of the (first) env: the vector env's own, or a sub-env's (``get_attr`` would
+    call it if it is callable, as a tokenizer is)."""
+    if hasattr(envs, name):
+        return getattr(envs, name)
+    return envs.call("get_wrapper_attr", name)[0]
 
 
 class TokenPGAgent:
@@ -80,7 +88,7 @@ class TokenPGAgent:
         if config.model is not None and "tokenizer" not in self.env_kwargs:
             self.env_kwargs["tokenizer"] = _model_tokenizer(config.model, config.gguf_file)
         self.envs = make_envs(env_id, config.num_envs, self.env_kwargs, "train")
-        self.tokenizer = self.envs.get_attr("tokenizer")[0]
+        self.tokenizer = env_attribute(self.envs, "tokenizer")
         self.num_actions = int(self.envs.single_action_space.n)
         self.policy = self._build_policy().to(self.device)
         self.reference = self._build_reference()
@@ -431,5 +439,3 @@ def _model_tokenizer(model: str, gguf_file: str | None) -> Any:
     except (OSError, ValueError) as error:
         raise DialogEnvsError(f"could not load the tokenizer of model {model!r} ({error})") from None
 
-
-_ = nullcontext  # keep the import list honest for type checkers that flag unused names

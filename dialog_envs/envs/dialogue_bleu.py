@@ -181,6 +181,7 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
         self._index: int | None = None
         self._context_start = 0
         self._reply: list[int] = []
+        self._reference_ids: list[int] | None = None
         self._done = False
         self._final_info: dict[str, Any] = {}
 
@@ -206,6 +207,7 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
         self._attention_mask[-len(visible):] = 1
         self._index = index
         self._reply = []
+        self._reference_ids = None
         self._done = False
         self._final_info = {}
         info = {"example_index": index, "context_tokens": len(visible), "context_truncated": self._context_start > 0}
@@ -273,6 +275,17 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
     def response_text(self) -> str:
         """The reply so far, decoded (EOS and other special tokens dropped)."""
         return self.tokenizer.decode(self._reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def expert_action(self) -> int:
+        """The next token of the reference reply, then EOS (EOS once the episode is over): the
+        warm-start target. References longer than ``max_new_tokens - 1`` tokens are cut."""
+        if self._index is None or self._done:
+            return self.eos_token_id
+        if self._reference_ids is None:
+            ids = self.tokenizer.encode(self.example.reference, add_special_tokens=False)
+            self._reference_ids = list(ids[: self.max_new_tokens - 1]) + [self.eos_token_id]
+        position = len(self._reply)
+        return self._reference_ids[position] if position < len(self._reference_ids) else self.eos_token_id
 
     def text_to_actions(self, text: str) -> list[int]:
         """The actions that write ``text`` as the (rest of the) reply and then end it with EOS.

@@ -316,6 +316,11 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
         previous = self._predicted[-1] if self._predicted else len(self.tags)
         return self._transitions[previous].astype(bool)
 
+    def expert_action(self) -> int:
+        """The gold tag of the word to tag now (0 once the episode is over): the warm-start target."""
+        gold = self.corpus.tag_ids[self._index]
+        return int(gold[self._word]) if self._word < len(gold) else 0
+
     def text_to_actions(self, text: str) -> list[int]:
         """A tag typed by a person (its name, any case, or its index) as a one-action list."""
         typed = text.strip()

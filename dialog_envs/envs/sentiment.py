@@ -262,6 +262,13 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
 
     # ----------------------------------------------------------------------------- people and text agents
 
+    def expert_action(self) -> int:
+        """The action that answers the gold label at once (0 before reset): the warm-start target."""
+        if self._index is None:
+            return 0
+        true = self._label_index[self.examples[self._index].label]
+        return true + (self.vocab_size if self.explain else 0)
+
     def text_to_actions(self, text: str) -> list[int]:
         """Turn what a person types into actions.
 

@@ -1,0 +1,1 @@
+"""Agents that act in the dialog_envs environments: the token-level policy-gradient agent."""
