@@ -163,9 +163,11 @@ class TokenPGAgent:
         """
         config = self.config
         total = updates if updates is not None else config.updates
-        logger = RunLogger(self.out_dir) if self.out_dir is not None else None
+        logger = RunLogger(self.out_dir, resume_update=self.update) if self.out_dir is not None else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
+        if self.out_dir is not None and self.update == 0:
+            self.save(self.out_dir / "checkpoints" / "initial")  # the policy before RL, for before/after reports
         progress = tqdm(total=total, initial=self.update, desc="RL", disable=not config.progress, dynamic_ncols=True)
         stopped_early = False
         while self.update < total and not stopped_early:
