@@ -17,6 +17,7 @@ import pytest
 from agents.checkpoint import read_state
 from agents.token_pg import TokenPGAgent
 from dialog_envs.cli import main
+from dialog_envs.data.generated_ner import generated_ner_split
 
 TINY = [
     "--set", "num_envs=4", "--set", "eval_every=0", "--set", "save_every=1", "--set", "progress=false",
@@ -73,9 +74,10 @@ def test_evaluate_compares_before_and_after(tmp_path: Path, capsys: pytest.Captu
     assert "token-level report (after)" in text and "micro avg" in text
     results = json.loads((tmp_path / "eval.json").read_text())
     assert results["after"]["episodes"] == 300  # the whole validation split, walked in order
-    assert sum(row["support"] for tag, row in results["after"]["token_report"].items() if "avg" not in tag) == sum(
-        results["after"]["token_report"]["micro avg"]["support"] for _ in [0]
-    )
+    words = sum(len(sentence.words) for sentence in generated_ner_split("validation"))
+    report = results["after"]["token_report"]
+    assert sum(row["support"] for tag, row in report.items() if "avg" not in tag) == words
+    assert report["micro avg"]["support"] == words
 
 
 def test_bad_config_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
