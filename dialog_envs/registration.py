@@ -37,6 +37,16 @@ ENV_SPECS: tuple[EnvSpec, ...] = (
         entry_point="dialog_envs.envs.ner:NEREnv",
         description="Tag a sentence word by word with BIO entity tags (token or entity-F1 rewards).",
     ),
+    EnvSpec(
+        id=f"{NAMESPACE}/DialogueBLEU-v0",
+        entry_point="dialog_envs.envs.dialogue_bleu:DialogueBLEUEnv",
+        description="Write the reply to a dialogue context token by token (BLEU, log-BLEU or chrF reward).",
+    ),
+    EnvSpec(
+        id=f"{NAMESPACE}/Sentiment-v0",
+        entry_point="dialog_envs.envs.sentiment:SentimentEnv",
+        description="Label a financial news sentence or comment negative/neutral/positive (optional rationale first).",
+    ),
 )
 
 

@@ -1,0 +1,90 @@
+"""Atomic, pickle-free checkpoints.
+
+A checkpoint is a folder:
+
+- ``policy.safetensors``: every weight of the policy (backbone and heads), the source of truth;
+- ``model/``: the backbone as ``save_pretrained`` writes it (safetensors), loadable on its own by
+  ``from_pretrained``;
+- ``tokenizer/``: the env's tokenizer;
+- ``optimizer.pt``: the optimizer state (tensors and numbers only, read back with
+  ``torch.load(weights_only=True)``, which never unpickles arbitrary objects);
+- ``state.json``: the update count, the config, the best metric and the RNG states.
+
+It is written to a temporary folder and swapped in with renames, so a crash (even SIGKILL) leaves
+either the previous checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_model, save_model
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from dialog_envs.errors import DialogEnvsError
+
+
+def save_checkpoint(
+    folder: str | os.PathLike[str],
+    policy: nn.Module,
+    backbone: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    optimizer: torch.optim.Optimizer | None,
+    state: dict[str, Any],
+) -> None:
+    """Write a checkpoint to ``folder`` atomically (replacing an older one)."""
+    target = Path(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+    save_model(policy, str(staging / "policy.safetensors"))
+    backbone.save_pretrained(staging / "model", safe_serialization=True)
+    tokenizer.save_pretrained(staging / "tokenizer")
+    if optimizer is not None:
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+    (staging / "state.json").write_text(json.dumps(state, indent=2))
+    _fsync_tree(staging)
+    retired = target.parent / f".{target.name}-old"
+    shutil.rmtree(retired, ignore_errors=True)
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def recover(folder: str | os.PathLike[str]) -> None:
+    """After a crash between the two renames, put the retired checkpoint back."""
+    target = Path(folder)
+    retired = target.parent / f".{target.name}-old"
+    if not target.exists() and retired.exists():
+        os.replace(retired, target)
+
+
+def read_state(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``state.json`` of a checkpoint, with a clear error when it is not one."""
+    path = Path(folder) / "state.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise DialogEnvsError(f"{folder} is not a checkpoint: cannot read {path.name} ({error})") from None
+
+
+def load_weights(folder: str | os.PathLike[str], policy: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Load the policy's weights (and the optimizer state, when given) from a checkpoint."""
+    folder = Path(folder)
+    load_model(policy, str(folder / "policy.safetensors"))
+    if optimizer is not None and (folder / "optimizer.pt").exists():
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())

@@ -1,0 +1,420 @@
+"""``dialog_envs/DialogueBLEU-v0``: write the reply to a dialogue context, scored by BLEU or chrF.
+
+The dialogue data, the tokenizer and the reward functions live elsewhere
+(:mod:`dialog_envs.data.dialogue`, :mod:`dialog_envs.tokenization`,
+:mod:`dialog_envs.metrics.text`); this module turns them into a Gymnasium environment.
+Examples are tokenised once per (data, split, tokenizer, context length) and shared by every
+environment built on them (:func:`encoded_examples`), so creating many environments is cheap
+and ``step`` never calls the tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import logger, spaces
+from transformers import PreTrainedTokenizerBase
+
+from dialog_envs.data.dialogue import Dialogue, Example, find_dialogue_file, make_examples, read_dialogues
+from dialog_envs.data.generated_dialogues import generate_dialogues
+from dialog_envs.data.splits import check_split
+from dialog_envs.errors import DialogEnvsError
+from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward
+from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+
+FALLBACK_SEPARATOR = "\n"
+"""Text placed between context turns when the tokenizer has no SEP token (e.g. GPT-2)."""
+
+
+class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
+    """
+    ## Description
+
+    The agent writes the next turn of a dialogue one token at a time. An episode is one
+    (context, reference) example drawn from the dialogues of ``split``: the context is up to
+    ``context_turns`` turns, the reference is the turn that really came next. When the agent
+    ends its reply (the EOS token) or has written ``max_new_tokens`` tokens, the reply is
+    decoded and compared with the reference by sentence BLEU, log-BLEU or chrF (sacrebleu's
+    numbers). The default data is the project's own generated customer-service corpus
+    (:mod:`dialog_envs.data.generated_dialogues`); ``data_path`` reads DailyDialog or JSONL files.
+
+    ## Action Space
+
+    ``Discrete(vocab_size)``: the id of the next token of the reply, ``vocab_size =
+    len(tokenizer)``. ``tokenizer.eos_token_id`` ends the reply (EOS is not part of the reply
+    text). Every id is allowed; special tokens other than EOS are dropped when the reply is
+    decoded.
+
+    ## Observation Space
+
+    A ``Dict`` of two ``Box(shape=(n,), dtype=int64)`` arrays, ``n = max_context_tokens +
+    max_new_tokens``:
+
+    | key | values | meaning |
+    |---|---|---|
+    | ``input_ids`` | ``0 .. vocab_size - 1`` | context tokens, then the reply so far; left-padded with ``tokenizer.pad_token_id`` |
+    | ``attention_mask`` | ``0`` or ``1`` | 1 on every context or reply token, 0 on padding |
+
+    The context is the turns joined by the tokenizer's SEP token (``"\\n"`` for a tokenizer
+    without one), followed by its BOS token (EOS for a tokenizer without BOS), which starts
+    the reply: ``turn_1 [SEP] turn_2 [SEP] ... turn_k [BOS]``. **Left padding**: the newest
+    token is always the last element. **Append-only**: within an episode every step shifts the
+    sequence left by one and puts the action at the end; nothing else changes, so an agent may
+    keep a KV cache across steps. A context longer than ``max_context_tokens`` keeps its most
+    recent ``max_context_tokens`` tokens (the start of the oldest turns is cut off, the final
+    BOS is always kept); ``info["context_truncated"]`` at reset says so. The reply never needs
+    truncating because there is room for ``max_new_tokens`` of them.
+
+    ## Rewards
+
+    0 on every step but the last. On the last step, with ``hyp`` the decoded reply and
+    ``ref`` the reference, the reward is ``score - s_base`` where ``score`` is chosen by
+    ``reward``:
+
+    * ``"bleu"``: ``BLEU(hyp, ref)``, sacrebleu sentence BLEU (effective order, exp smoothing), 0-100.
+    * ``"log_bleu"``: ``ln(max(BLEU(hyp, ref), bleu_floor))``; ``bleu_floor = 0.1`` by default,
+      so zero BLEU gives ``ln(0.1) = -2.3026`` and a perfect reply ``ln(100) = 4.6052``.
+    * ``"chrf"``: sacrebleu sentence chrF, 0-100.
+    * a mix ``{"bleu": 0.7, "chrf": 0.3}``: ``sum(weight * metric)``.
+
+    ## Starting State
+
+    ``reset`` draws an example uniformly with ``self.np_random`` (or takes
+    ``options={"example_index": i}``); the observation holds the context and the BOS token.
+
+    ## Episode End
+
+    The episode *terminates* when the action is EOS or when the reply has ``max_new_tokens``
+    tokens (EOS included). Both are terminal states of this task: the reply is scored and no
+    reward can follow, so a learner must not bootstrap a value after either of them. That is
+    why the length limit is reported as ``terminated`` and not as Gymnasium's ``truncated``,
+    which is always False; ``info["ended_by"]`` says which limit ended the episode.
+
+    ## Arguments
+
+    * ``data_path``: None (generated corpus), a dialogue file (``.txt`` DailyDialog or
+      ``.jsonl``) or a folder with one file per split (see ``dialog_envs.data.dialogue``).
+    * ``split``: ``"train"``, ``"validation"`` or ``"test"``.
+    * ``tokenizer``: None (a byte-level BPE tokenizer of ``tokenizer_vocab_size`` ids trained
+      on the training split of the same data and cached), a Hugging Face name or path, or a
+      tokenizer object.
+    * ``reward``, ``s_base``, ``bleu_floor``: the reward, as above.
+    * ``context_turns``: how many previous turns form the context (None: all).
+    * ``max_context_tokens``, ``max_new_tokens``: the token budgets.
+    * ``render_mode``: None or ``"ansi"``.
+
+    ## Info
+
+    ``reset``: ``example_index``, ``context_tokens``, ``context_truncated``. Last step:
+    ``response``, ``reference``, ``bleu``, ``chrf``, ``log_bleu``, ``score`` (the reward before
+    ``s_base``), ``reply_tokens``, ``ended_by`` (``"eos"`` or ``"max_new_tokens"``). Other steps: ``{}``.
+
+    ## Example
+
+    >>> import gymnasium as gym, dialog_envs
+    >>> env = gym.make("dialog_envs/DialogueBLEU-v0", reward="bleu")
+    >>> obs, info = env.reset(seed=0)
+    >>> for action in env.unwrapped.text_to_actions(env.unwrapped.example.reference):
+    ...     obs, reward, terminated, truncated, info = env.step(action)
+    >>> round(reward, 6), info["response"] == env.unwrapped.example.reference
+    (100.0, True)
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        *,
+        data_path: str | PathLike[str] | None = None,
+        split: str = "train",
+        tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
+        tokenizer_vocab_size: int = 2000,
+        reward: RewardSpec = "bleu",
+        s_base: float = 0.0,
+        bleu_floor: float = DEFAULT_BLEU_FLOOR,
+        context_turns: int | None = 3,
+        max_context_tokens: int = 96,
+        max_new_tokens: int = 32,
+        render_mode: str | None = None,
+    ) -> None:
+        check_split(split)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
+        for name, value in (("max_context_tokens", max_context_tokens), ("max_new_tokens", max_new_tokens)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
+        self.render_mode = render_mode
+        self.split = split
+        self.data_path = data_path
+        self.max_context_tokens = int(max_context_tokens)
+        self.max_new_tokens = int(max_new_tokens)
+        self.scorer = TextReward(reward, s_base=s_base, bleu_floor=bleu_floor)
+
+        if tokenizer is None:
+            self.tokenizer = train_tokenizer(
+                _turn_texts(load_split_dialogues(data_path, "train")), kind="bpe", vocab_size=tokenizer_vocab_size
+            )
+        else:
+            self.tokenizer = load_tokenizer(tokenizer)
+        self.data = encoded_examples(data_path, split, self.tokenizer, context_turns)
+        self.vocab_size = len(self.tokenizer)
+        self.eos_token_id = self.data.eos_id
+        self.pad_token_id = self.data.pad_id
+
+        length = self.max_context_tokens + self.max_new_tokens
+        self.action_space = spaces.Discrete(self.vocab_size)
+        self.observation_space = spaces.Dict(
+            {
+                "input_ids": spaces.Box(0, self.vocab_size - 1, shape=(length,), dtype=np.int64),
+                "attention_mask": spaces.Box(0, 1, shape=(length,), dtype=np.int64),
+            }
+        )
+        self._input_ids = np.full(length, self.pad_token_id, dtype=np.int64)
+        self._attention_mask = np.zeros(length, dtype=np.int64)
+        self._index: int | None = None
+        self._context_start = 0
+        self._reply: list[int] = []
+        self._done = False
+        self._final_info: dict[str, Any] = {}
+
+    # -- Gymnasium API ---------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        count = len(self.data.examples)
+        if options and "example_index" in options:
+            index = int(options["example_index"])
+            if not 0 <= index < count:
+                raise DialogEnvsError(f"example_index {index} is out of range; expected 0..{count - 1}")
+        else:
+            index = int(self.np_random.integers(count))
+        context = self.data.context_ids[index]
+        self._context_start = max(0, len(context) - self.max_context_tokens)
+        visible = context[self._context_start:]
+        self._input_ids.fill(self.pad_token_id)
+        self._attention_mask.fill(0)
+        self._input_ids[-len(visible):] = visible
+        self._attention_mask[-len(visible):] = 1
+        self._index = index
+        self._reply = []
+        self._done = False
+        self._final_info = {}
+        info = {"example_index": index, "context_tokens": len(visible), "context_truncated": self._context_start > 0}
+        return self._observation(), info
+
+    def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self._index is None or self._done:
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        token = int(action)
+        if not 0 <= token < self.vocab_size:
+            raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
+        self._input_ids[:-1] = self._input_ids[1:]
+        self._attention_mask[:-1] = self._attention_mask[1:]
+        self._input_ids[-1] = token
+        self._attention_mask[-1] = 1
+        self._reply.append(token)
+        if token == self.eos_token_id:
+            ended_by = "eos"
+        elif len(self._reply) >= self.max_new_tokens:
+            ended_by = "max_new_tokens"
+        else:
+            return self._observation(), 0.0, False, False, {}
+        self._done = True
+        response = self.response_text()
+        reference = self.example.reference
+        scores = self.scorer.scores(response, reference)
+        score = self.scorer.score(scores)
+        reward = score - self.scorer.s_base
+        self._final_info = {
+            "response": response,
+            "reference": reference,
+            **scores,
+            "score": score,
+            "reply_tokens": len(self._reply) - (ended_by == "eos"),
+            "ended_by": ended_by,
+        }
+        return self._observation(), float(reward), True, False, dict(self._final_info)
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
+            return None
+        text = self.observation_text()
+        if self._done:
+            info = self._final_info
+            text += (
+                f"\nreference: {info['reference']}\n"
+                f"bleu={info['bleu']:.2f} chrf={info['chrf']:.2f} log_bleu={info['log_bleu']:.4f} "
+                f"reward={info['score'] - self.scorer.s_base:.4f} ({info['ended_by']})"
+            )
+        return text + "\n"
+
+    # -- text helpers ----------------------------------------------------------------------
+
+    @property
+    def example(self) -> Example | None:
+        """The current example (``.context``, ``.reference``, ``.metadata``); None before reset."""
+        return None if self._index is None else self.data.examples[self._index]
+
+    @property
+    def examples(self) -> tuple[Example, ...]:
+        """Every example of the split, in file order (``options={"example_index": i}`` picks one)."""
+        return self.data.examples
+
+    def response_text(self) -> str:
+        """The reply so far, decoded (EOS and other special tokens dropped)."""
+        return self.tokenizer.decode(self._reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def text_to_actions(self, text: str) -> list[int]:
+        """The actions that write ``text`` as the (rest of the) reply and then end it with EOS.
+
+        Raises:
+            ValueError: the text needs more tokens than the reply has room for.
+        """
+        ids = list(self.tokenizer.encode(text, add_special_tokens=False))
+        room = self.max_new_tokens - (len(self._reply) if self._index is not None and not self._done else 0)
+        if len(ids) + 1 > room:
+            raise ValueError(
+                f"the reply is {len(ids)} tokens but only {room - 1} fit before the end-of-reply token "
+                f"(max_new_tokens={self.max_new_tokens}); type a shorter reply"
+            )
+        return ids + [self.eos_token_id]
+
+    def observation_text(self) -> str:
+        """The visible context, one turn a line (``them:`` / ``you:``), then ``you>`` and the reply so far.
+
+        A turn whose start was cut off by ``max_context_tokens`` begins with ``…``.
+        """
+        if self._index is None:
+            return "(call reset() first)"
+        context = self.data.context_ids[self._index]
+        starts = self.data.turn_starts[self._index]
+        ends = list(starts[1:] - self.data.sep_len) + [len(context) - 1]  # the last turn ends before BOS
+        lines = []
+        for number, (start, end) in enumerate(zip(starts, ends)):
+            if end <= self._context_start:
+                continue
+            cut = max(start, self._context_start)
+            text = self.tokenizer.decode(context[cut:end], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            speaker = "them" if (len(starts) - number) % 2 == 1 else "you"
+            lines.append(f"{speaker}: {'…' if cut > start else ''}{text}")
+        lines.append(f"you> {self.response_text()}")
+        return "\n".join(lines)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
+
+
+# -- data loading and the shared, pre-encoded examples -------------------------------------
+
+
+def load_split_dialogues(data_path: str | PathLike[str] | None, split: str) -> list[Dialogue]:
+    """The dialogues of ``split``: generated when ``data_path`` is None, else read (and cached)."""
+    check_split(split)
+    if data_path is None:
+        return generate_dialogues(split)
+    path = find_dialogue_file(data_path, split)
+    stat = path.stat()
+    return list(_read_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size))
+
+
+_FILE_CACHE: OrderedDict[tuple[str, int, int], tuple[Dialogue, ...]] = OrderedDict()
+
+
+def _read_cached(path: str, mtime_ns: int, size: int) -> tuple[Dialogue, ...]:
+    key = (path, mtime_ns, size)
+    if key not in _FILE_CACHE:
+        _FILE_CACHE[key] = tuple(read_dialogues(path))
+        while len(_FILE_CACHE) > 8:
+            _FILE_CACHE.popitem(last=False)
+    _FILE_CACHE.move_to_end(key)
+    return _FILE_CACHE[key]
+
+
+def _turn_texts(dialogues: list[Dialogue]) -> list[str]:
+    return [turn for dialogue in dialogues for turn in dialogue.turns]
+
+
+@dataclass(frozen=True)
+class EncodedExamples:
+    """The examples of one split tokenised for one tokenizer; shared by environments."""
+
+    tokenizer: PreTrainedTokenizerBase
+    """The tokenizer (held so that the cache key ``id(tokenizer)`` stays valid)."""
+    examples: tuple[Example, ...]
+    context_ids: tuple[np.ndarray, ...]
+    """Per example: ``turn_1 SEP ... turn_k BOS`` as int64 ids, not yet truncated."""
+    turn_starts: tuple[np.ndarray, ...]
+    """Per example: where each context turn starts in ``context_ids``."""
+    sep_len: int
+    """How many ids separate two turns."""
+    eos_id: int
+    pad_id: int
+
+
+_ENCODED: OrderedDict[tuple[Any, ...], EncodedExamples] = OrderedDict()
+_ENCODED_MAX = 8
+
+
+def encoded_examples(
+    data_path: str | PathLike[str] | None,
+    split: str,
+    tokenizer: PreTrainedTokenizerBase,
+    context_turns: int | None,
+) -> EncodedExamples:
+    """The tokenised examples of a split, built once and cached (the last 8 are kept)."""
+    if data_path is None:
+        data_key: tuple[Any, ...] = ("generated", split)
+    else:
+        path = find_dialogue_file(data_path, split)
+        stat = path.stat()
+        data_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = (data_key, id(tokenizer), context_turns)
+    if key not in _ENCODED:
+        _ENCODED[key] = _encode(load_split_dialogues(data_path, split), tokenizer, context_turns)
+        while len(_ENCODED) > _ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+    _ENCODED.move_to_end(key)
+    return _ENCODED[key]
+
+
+def _encode(dialogues: list[Dialogue], tokenizer: PreTrainedTokenizerBase, context_turns: int | None) -> EncodedExamples:
+    examples = tuple(make_examples(dialogues, context_turns=context_turns))
+    if not examples:
+        raise DialogEnvsError("the data has no dialogue with two or more turns, so there is no reply to predict")
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise DialogEnvsError(f"tokenizer {tokenizer.name_or_path!r} has no EOS token; the reply needs one to end")
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eos
+    if tokenizer.sep_token_id is not None:
+        sep = [tokenizer.sep_token_id]
+    else:
+        sep = list(tokenizer.encode(FALLBACK_SEPARATOR, add_special_tokens=False))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    offsets = np.cumsum([0] + [len(d.turns) for d in dialogues])
+    turn_ids = tokenizer([t for d in dialogues for t in d.turns], add_special_tokens=False)["input_ids"]
+    context_ids, turn_starts = [], []
+    for example in examples:
+        d_index, t_index = example.metadata["dialogue"], example.metadata["turn"]
+        first = offsets[d_index] + t_index - len(example.context)
+        ids: list[int] = []
+        starts = []
+        for k in range(first, offsets[d_index] + t_index):
+            if ids:
+                ids.extend(sep)
+            starts.append(len(ids))
+            ids.extend(turn_ids[k])
+        ids.append(bos)
+        context_ids.append(np.asarray(ids, dtype=np.int64))
+        turn_starts.append(np.asarray(starts, dtype=np.int64))
+    return EncodedExamples(tokenizer, examples, tuple(context_ids), tuple(turn_starts), len(sep), eos, pad)

@@ -1,0 +1,417 @@
+"""``dialog_envs/Sentiment-v0``: classify one financial text as negative, neutral or positive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from transformers import PreTrainedTokenizerBase
+
+from dialog_envs.data.generated_sentiment import SENTIMENT_LABELS, generate_sentiment_corpus
+from dialog_envs.data.labelled import (
+    DEFAULT_SPLIT_SEED,
+    SPLIT_FILE_PATTERNS,
+    LabelledFormat,
+    LabelledText,
+    label_set,
+    read_labelled,
+    read_labelled_split,
+)
+from dialog_envs.data.splits import SPLITS, check_split, find_split_file
+from dialog_envs.errors import DialogEnvsError
+from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+
+Observation = dict[str, np.ndarray]
+
+
+class SentimentEnv(gym.Env[Observation, np.int64]):
+    """
+    ## Description
+
+    Sentiment monitoring as a one-step decision: the agent reads one short financial text (a news
+    sentence or a comment) and answers with its label, by default ``negative``, ``neutral`` or
+    ``positive`` from an investor's point of view. The texts come from the project's own generated
+    corpus (:mod:`dialog_envs.data.generated_sentiment`) or from a labelled file such as the
+    Financial PhraseBank (``sentence@label`` lines), CSV/TSV or JSONL
+    (:mod:`dialog_envs.data.labelled`).
+
+    In **explain mode** (``explain=True``) the agent first writes a short rationale, one token per
+    step, and then gives the label; the rationale is shown back to it in the observation.
+
+    ## Action Space
+
+    * ``explain=False``: ``Discrete(num_labels)``; action ``k`` is label ``env.unwrapped.labels[k]``
+      (labels sorted by name unless ``labels=`` gives the order).
+    * ``explain=True``: ``Discrete(vocab_size + num_labels)``; an action ``a < vocab_size`` appends
+      token id ``a`` to the rationale, an action ``a >= vocab_size`` answers label
+      ``labels[a - vocab_size]`` and ends the episode. ``vocab_size`` is ``len(tokenizer)``.
+
+    ## Observation Space
+
+    A ``Dict`` of ``int64`` ``Box`` arrays (SB3 ``MultiInputPolicy`` takes it unchanged):
+
+    | key | shape | values | meaning |
+    |---|---|---|---|
+    | ``input_ids`` | ``(max_length,)`` | ``0 .. vocab_size-1`` | the text's token ids, **right-padded** (token ``i`` is element ``i``) with the pad id; truncated to ``max_length`` |
+    | ``attention_mask`` | ``(max_length,)`` | ``0`` or ``1`` | 1 on the text's tokens, 0 on padding |
+    | ``rationale_ids`` | ``(max_rationale_tokens,)`` | ``0 .. vocab_size-1`` | explain mode only: the rationale so far, **left-padded** (the newest token is the last element) |
+    | ``rationale_mask`` | ``(max_rationale_tokens,)`` | ``0`` or ``1`` | explain mode only: 1 on rationale tokens |
+
+    The text part never changes within an episode; the rationale part only grows (append-only).
+
+    ## Rewards
+
+    On the label action: ``reward_matrix[true, predicted]``; the default matrix is the identity,
+    i.e. +1 for the correct label and 0 otherwise. Rows are true labels, columns predicted labels,
+    both in the order of ``labels``; a cost-sensitive matrix such as ``[[1, 0, -2], [0, 1, 0],
+    [-2, 0, 1]]`` punishes mistaking negative news for positive. Rationale tokens get reward 0
+    (the rationale is not scored by the env). A rationale that runs past ``max_rationale_tokens``
+    without a label ends the episode with the matrix's smallest entry.
+
+    ## Starting State
+
+    ``reset`` draws one example of the split uniformly with ``self.np_random``, or takes example
+    ``options["index"]`` (to walk a split in order, e.g. for evaluation). The rationale is empty.
+
+    ## Episode End
+
+    * Termination: a label action (the only kind of action when ``explain=False``, so every
+      episode is one step), or, in explain mode, a token action when the rationale is already
+      ``max_rationale_tokens`` long.
+    * Truncation: never.
+
+    ## Arguments
+
+    * ``data_path``: ``None`` (the generated corpus), a labelled file (split with a fixed seeded
+      stratified 80/10/10 split, see :func:`dialog_envs.data.labelled.split_examples`), or a folder
+      with ``train``/``valid``/``test`` files (``.txt``, ``.csv``, ``.tsv``, ``.jsonl``).
+    * ``split``: ``"train"``, ``"validation"`` or ``"test"``.
+    * ``tokenizer``: ``None`` (a word tokenizer trained on the train split, with ``[CLS] ... [SEP]``
+      around each text), a Hugging Face name or path, or a tokenizer object.
+    * ``max_length``: length of ``input_ids`` (default 64; longer texts are truncated).
+    * ``labels``: the label names in action order (default: the data's labels, sorted).
+    * ``reward_matrix``: ``num_labels x num_labels`` rewards (default identity).
+    * ``explain``, ``max_rationale_tokens`` (default 16): explain mode.
+    * ``data_format``, ``text_field``, ``label_field``, ``encoding``: passed to the reader
+      (:func:`dialog_envs.data.labelled.read_labelled`).
+    * ``split_seed``: the seed of the single-file split (default 0).
+    * ``render_mode``: ``None`` or ``"ansi"``.
+
+    ## Info
+
+    ``reset`` and every step: ``index`` (the example's position in the split). The last step also
+    has ``label`` and ``label_index`` (the truth), ``predicted_label`` and ``predicted_index``
+    (``None`` when an explain-mode episode ended without a label), ``correct`` (bool) and, in
+    explain mode, ``rationale`` (the decoded text).
+
+    ## Example
+
+    ```python
+    import gymnasium as gym
+    import dialog_envs  # noqa: F401
+
+    env = gym.make("dialog_envs/Sentiment-v0", render_mode="ansi")
+    obs, info = env.reset(seed=0)
+    action = env.unwrapped.text_to_actions("positive")[0]
+    obs, reward, terminated, truncated, info = env.step(action)
+    print(reward, info["label"], info["correct"])
+    ```
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        data_path: str | PathLike[str] | None = None,
+        split: str = "train",
+        *,
+        tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
+        max_length: int = 64,
+        labels: Sequence[str] | None = None,
+        reward_matrix: Sequence[Sequence[float]] | np.ndarray | None = None,
+        explain: bool = False,
+        max_rationale_tokens: int = 16,
+        data_format: LabelledFormat = "auto",
+        text_field: str = "text",
+        label_field: str = "label",
+        encoding: str = "utf-8",
+        split_seed: int = DEFAULT_SPLIT_SEED,
+        render_mode: str | None = None,
+    ) -> None:
+        check_split(split)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
+        if max_length < 2:
+            raise DialogEnvsError(f"max_length={max_length} is too small; expected at least 2")
+        if explain and max_rationale_tokens < 1:
+            raise DialogEnvsError(f"max_rationale_tokens={max_rationale_tokens}; expected at least 1")
+        self.render_mode = render_mode
+        self.split = split
+        self.max_length = int(max_length)
+        self.explain = bool(explain)
+        self.max_rationale_tokens = int(max_rationale_tokens)
+        self._reader_options: dict[str, Any] = dict(
+            format=data_format, text_field=text_field, label_field=label_field, encoding=encoding
+        )
+        self._data_path = None if data_path is None else Path(data_path)
+        self._split_seed = split_seed
+
+        self.examples: list[LabelledText] = self._load_split(split)
+        self.labels: tuple[str, ...] = self._choose_labels(labels)
+        self._label_index = {label: index for index, label in enumerate(self.labels)}
+        unknown = sorted({example.label for example in self.examples} - set(self.labels))
+        if unknown:
+            raise DialogEnvsError(f"the data has labels {unknown!r} that are not in labels={list(self.labels)!r}")
+        self.num_labels = len(self.labels)
+        self.reward_matrix = self._check_reward_matrix(reward_matrix)
+
+        if tokenizer is None:
+            train = self.examples if split == "train" else self._load_split("train")
+            tokenizer = train_tokenizer([example.text for example in train], kind="word", wrap_with_cls_sep=True)
+        self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(tokenizer)
+        self.vocab_size = len(self.tokenizer)
+        self.pad_id = int(self.tokenizer.pad_token_id) if self.tokenizer.pad_token_id is not None else 0
+        self._hidden_ids = {
+            token_id
+            for token_id in (
+                self.tokenizer.pad_token_id,
+                self.tokenizer.cls_token_id,
+                self.tokenizer.sep_token_id,
+                self.tokenizer.bos_token_id,
+                self.tokenizer.eos_token_id,
+            )
+            if token_id is not None
+        }
+        self._input_ids, self._attention_mask = self._encode_all()
+
+        id_box = spaces.Box(0, self.vocab_size - 1, shape=(self.max_length,), dtype=np.int64)
+        mask_box = spaces.Box(0, 1, shape=(self.max_length,), dtype=np.int64)
+        fields: dict[str, spaces.Space[Any]] = {"input_ids": id_box, "attention_mask": mask_box}
+        if self.explain:
+            length = self.max_rationale_tokens
+            fields["rationale_ids"] = spaces.Box(0, self.vocab_size - 1, shape=(length,), dtype=np.int64)
+            fields["rationale_mask"] = spaces.Box(0, 1, shape=(length,), dtype=np.int64)
+            self.action_space = spaces.Discrete(self.vocab_size + self.num_labels)
+        else:
+            self.action_space = spaces.Discrete(self.num_labels)
+        self.observation_space = spaces.Dict(fields)
+
+        self._index: int | None = None
+        self._rationale: list[int] = []
+        self._predicted: int | None = None
+        self._done = False
+
+    # ----------------------------------------------------------------------------- gymnasium API
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
+        """Start an episode on a random example, or on ``options["index"]``."""
+        super().reset(seed=seed)
+        if options is not None and options.get("index") is not None:
+            index = options["index"]
+            if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.examples):
+                raise DialogEnvsError(
+                    f"options['index']={index!r}; expected an integer from 0 to {len(self.examples) - 1}"
+                )
+            self._index = int(index)
+        else:
+            self._index = int(self.np_random.integers(len(self.examples)))
+        self._rationale = []
+        self._predicted = None
+        self._done = False
+        return self._observation(), {"index": self._index}
+
+    def step(self, action: int | np.integer) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        """Append a rationale token (explain mode) or answer a label (ends the episode)."""
+        if self._index is None or self._done:
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        if (
+            np.ndim(action) != 0
+            or not np.issubdtype(np.asarray(action).dtype, np.integer)
+            or not 0 <= int(action) < int(self.action_space.n)
+        ):
+            raise DialogEnvsError(f"action {action!r} is invalid; expected an integer in {self.action_space}")
+        action = int(action)
+        true = self._label_index[self.examples[self._index].label]
+        offset = self.vocab_size if self.explain else 0
+        if action >= offset:
+            self._predicted = action - offset
+            reward = float(self.reward_matrix[true, self._predicted])
+            self._done = True
+        elif len(self._rationale) < self.max_rationale_tokens:
+            self._rationale.append(action)
+            reward = 0.0
+        else:  # the rationale is full and the agent still did not answer
+            reward = float(self.reward_matrix.min())
+            self._done = True
+        info: dict[str, Any] = {"index": self._index}
+        if self._done:
+            info.update(self._final_info(true))
+        return self._observation(), reward, self._done, False, info
+
+    def render(self) -> str | None:
+        """The state as text (``render_mode="ansi"``), with the true label once the episode is over."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; create the env with render_mode='ansi'")
+            return None
+        return self.observation_text()
+
+    # ----------------------------------------------------------------------------- people and text agents
+
+    def text_to_actions(self, text: str) -> list[int]:
+        """Turn what a person types into actions.
+
+        Without explain mode, ``text`` is a label name (any case) or its index, e.g. ``"positive"``
+        or ``"2"``. In explain mode it is an optional rationale followed by a label name, e.g.
+        ``"profit jumped positive"``; the rationale words are tokenized with the env's tokenizer.
+        A text whose last word is not a label is all rationale (the label can follow later); a
+        lone index also names a label.
+
+        Raises:
+            ValueError: empty text, an unknown label, or a rationale longer than the room left.
+        """
+        words = text.split()
+        if not words:
+            raise ValueError(f"type a label: one of {self._label_choices()}")
+        label = self._parse_label(words[-1], allow_index=len(words) == 1)
+        offset = self.vocab_size if self.explain else 0
+        if not self.explain:
+            if label is None or len(words) > 1:
+                raise ValueError(f"{text.strip()!r} is not a label; type one of {self._label_choices()}")
+            return [label]
+        rationale_words = words if label is None else words[:-1]
+        actions: list[int] = []
+        if rationale_words:
+            actions = list(self.tokenizer(" ".join(rationale_words), add_special_tokens=False)["input_ids"])
+        room = self.max_rationale_tokens - len(self._rationale)
+        if len(actions) > room:
+            raise ValueError(
+                f"the rationale has {len(actions)} tokens but only {room} fit (max_rationale_tokens="
+                f"{self.max_rationale_tokens}); shorten it and end with a label: {self._label_choices()}"
+            )
+        if label is not None:
+            actions.append(offset + label)
+        return actions
+
+    def observation_text(self) -> str:
+        """The text as the agent sees it ([UNK] for unknown words, truncated like the observation),
+        the rationale so far in explain mode, the label choices, and the outcome once over."""
+        if self._index is None:
+            return "(no episode yet: call reset())"
+        mask = self._attention_mask[self._index].astype(bool)
+        lines = [f"text: {self._decode(self._input_ids[self._index][mask])}"]
+        if self.explain:
+            lines.append(f"rationale: {self._decode(self._rationale)}")
+        lines.append(f"labels: {self._label_choices()}")
+        if self._done:
+            truth = self.examples[self._index].label
+            guess = "(none)" if self._predicted is None else self.labels[self._predicted]
+            verdict = "correct" if guess == truth else "wrong"
+            lines.append(f"label: {truth} | predicted: {guess} | {verdict}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _load_split(self, split: str) -> list[LabelledText]:
+        if self._data_path is None:
+            return generate_sentiment_corpus(split)
+        return read_labelled_split(self._data_path, split, split_seed=self._split_seed, **self._reader_options)
+
+    def _choose_labels(self, labels: Sequence[str] | None) -> tuple[str, ...]:
+        if labels is not None:
+            chosen = tuple(labels)
+            if len(chosen) < 2 or len(set(chosen)) != len(chosen):
+                raise DialogEnvsError(f"labels={list(chosen)!r}; expected at least two distinct label names")
+            return chosen
+        if self._data_path is None:
+            return SENTIMENT_LABELS
+        if self._data_path.is_file():  # the whole file, so every split has the same label set
+            return tuple(label_set(read_labelled(self._data_path, **self._reader_options)))
+        examples: list[LabelledText] = list(self.examples)
+        for split in SPLITS:
+            if split != self.split and self._has_split(split):
+                examples.extend(self._load_split(split))
+        return tuple(label_set(examples))
+
+    def _has_split(self, split: str) -> bool:
+        try:
+            find_split_file(self._data_path, split, SPLIT_FILE_PATTERNS)  # type: ignore[arg-type]
+        except DialogEnvsError:
+            return False
+        return True
+
+    def _check_reward_matrix(self, reward_matrix: Sequence[Sequence[float]] | np.ndarray | None) -> np.ndarray:
+        if reward_matrix is None:
+            return np.eye(self.num_labels)
+        try:
+            matrix = np.asarray(reward_matrix, dtype=float)
+        except (TypeError, ValueError):
+            matrix = np.empty(0)
+        if matrix.shape != (self.num_labels, self.num_labels) or not np.isfinite(matrix).all():
+            raise DialogEnvsError(
+                f"reward_matrix must be a {self.num_labels} x {self.num_labels} matrix of finite numbers "
+                f"(rows: true label, columns: predicted label, in the order {list(self.labels)!r})"
+            )
+        return matrix
+
+    def _encode_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of every example, right-padded to ``max_length`` (encoded once, for speed)."""
+        encoded = self.tokenizer(
+            [example.text for example in self.examples], truncation=True, max_length=self.max_length
+        )["input_ids"]
+        ids = np.full((len(encoded), self.max_length), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), self.max_length), dtype=np.int64)
+        for row, token_ids in enumerate(encoded):
+            token_ids = token_ids[: self.max_length]
+            ids[row, : len(token_ids)] = token_ids
+            mask[row, : len(token_ids)] = 1
+        return ids, mask
+
+    def _observation(self) -> Observation:
+        assert self._index is not None
+        observation = {
+            "input_ids": self._input_ids[self._index].copy(),
+            "attention_mask": self._attention_mask[self._index].copy(),
+        }
+        if self.explain:
+            length = self.max_rationale_tokens
+            rationale_ids = np.full(length, self.pad_id, dtype=np.int64)
+            rationale_mask = np.zeros(length, dtype=np.int64)
+            if self._rationale:
+                rationale_ids[length - len(self._rationale) :] = self._rationale
+                rationale_mask[length - len(self._rationale) :] = 1
+            observation["rationale_ids"] = rationale_ids
+            observation["rationale_mask"] = rationale_mask
+        return observation
+
+    def _final_info(self, true: int) -> dict[str, Any]:
+        predicted = self._predicted
+        info: dict[str, Any] = {
+            "label": self.labels[true],
+            "label_index": true,
+            "predicted_label": None if predicted is None else self.labels[predicted],
+            "predicted_index": predicted,
+            "correct": predicted == true,
+        }
+        if self.explain:
+            info["rationale"] = self._decode(self._rationale)
+        return info
+
+    def _parse_label(self, word: str, *, allow_index: bool) -> int | None:
+        lowered = {label.lower(): index for index, label in enumerate(self.labels)}
+        if word.lower() in lowered:
+            return lowered[word.lower()]
+        if allow_index and word.isdigit() and int(word) < self.num_labels:
+            return int(word)
+        return None
+
+    def _label_choices(self) -> str:
+        return ", ".join(f"{index}={label}" for index, label in enumerate(self.labels))
+
+    def _decode(self, token_ids: Sequence[int] | np.ndarray) -> str:
+        shown = [int(token_id) for token_id in token_ids if int(token_id) not in self._hidden_ids]
+        return self.tokenizer.decode(shown, skip_special_tokens=False).strip()
