@@ -7,7 +7,8 @@ templates:
 
 1. switch to a domain whose keyword the user names (ignoring words that are values in the
    current domain, such as "store drop off");
-2. no entity matches -> say so;
+2. a slot the domain's intent requires (an order number) is missing -> ask for it; no entity
+   matches -> say so;
 3. several entities match and a slot that tells them apart was not asked yet -> ask for it
    (at most ``max_questions`` such questions per domain);
 4. otherwise name the first matching entity (once), answer every pending request from it, and
@@ -121,6 +122,11 @@ class ReferenceAgent:
         if not candidates:
             track.pending.clear()
             return f"I'm sorry, there is no {keyword} that matches your request. Can I help with anything else?"
+        missing = [s for s in domain.required_slots if s not in track.constraints]
+        if missing:
+            track.asked.update(missing)
+            phrases = [domain.slots[s].phrase for s in missing]
+            return f"Sure. Could you tell me the {sequence_str(phrases)}?"
         if track.offered is None or track.offered not in candidates:
             track.offered = None
             question = self._distinguishing_slot(track, domain, candidates)

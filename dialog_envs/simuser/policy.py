@@ -357,8 +357,8 @@ class AgendaPolicy:
     def inform_scores(self) -> tuple[float, float, float]:
         """Inform precision, recall and F1 over the whole goal.
 
-        True positives: requested slots answered correctly. False positives: wrongly answered
-        requested slots and requestable-only slots stated without being asked. False negatives:
+        True positives: requested slots answered correctly. False positives: requested slots
+        answered wrongly at least once, and requestable-only slots stated without being asked. False negatives:
         requested slots never answered correctly. Requests no matching entity has a value for
         (gaps in the database) are left out.
         """
@@ -368,7 +368,7 @@ class AgendaPolicy:
             answered = set(state.answered) & requests
             tp += len(answered)
             fn += len(requests - answered)
-            fp += len(state.informed - requests) + len(state.wrong_slots - answered)
+            fp += len(state.informed - requests) + len(state.wrong_slots)
         precision = tp / (tp + fp) if tp + fp else (1.0 if tp + fn == 0 else 0.0)
         recall = tp / (tp + fn) if tp + fn else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
