@@ -125,3 +125,34 @@ def test_bundled_schema_round_trips_through_the_sgd_format(tmp_path) -> None:
         assert copy.required_slots == domain.required_slots
     assert bundled_schema(0) is bundled_schema(0)
     assert bundled_schema(1).domains["order"].entities != SCHEMA.domains["order"].entities
+
+
+def test_time_constraints_compare_as_times() -> None:
+    from dialog_envs.simuser.schema import Domain, Slot
+
+    domain = Domain("train", slots={"leaveat": Slot("leaveat", match="at_least"), "arriveby": Slot("arriveby", match="at_most")})
+    assert domain.matches({"leaveat": "10:00"}, {"leaveat": "9:30"})
+    assert not domain.matches({"leaveat": "09:00"}, {"leaveat": "9:30"})
+    assert domain.matches({"arriveby": "08:59"}, {"arriveby": "9:00"})
+    assert domain.matches({"leaveat": "10:00"}, {"leaveat": "dontcare"})
+
+
+def test_reader_and_language_are_replaceable() -> None:
+    from dialog_envs.simuser.understanding import Reading
+
+    store = STORE.entities[0]
+    goal = Goal((DomainGoal("store", {"name": store["name"]}, ("phone",)),))
+    said: list[list[str]] = []
+
+    def language(acts, rng) -> str:
+        said.append([act.kind for act in acts])
+        return " | ".join(act.kind for act in acts)
+
+    def reader(text: str, domain: str | None) -> Reading:  # understands "PHONE!" as the right answer
+        return Reading(domain=domain, informs=[("phone", store["phone"])] if text == "PHONE!" else [])
+
+    conversation = Conversation(SimulatedUser(SCHEMA, [goal], reader=reader, language=language))
+    assert conversation.reset(np.random.default_rng(0)).startswith("open")
+    step = conversation.step("PHONE!")
+    assert step.terminated and step.info["success"] and step.user_text == "thank_bye"
+    assert said[-1] == ["thank_bye"]

@@ -103,6 +103,11 @@ def normalise_name(name: str, domain: str | None = None) -> str:
     return re.sub(r"[\s_\-]+", "", name)
 
 
+def _sortable(value: str) -> str:
+    """``"9:05"`` -> ``"09:05"`` so that times compare as strings; other values unchanged."""
+    return value.zfill(5) if re.fullmatch(TIME_PATTERN, value) else value
+
+
 def normalise_value(value: str) -> str:
     """Lower-case a value and join its words with single spaces (how text is matched)."""
     return " ".join(str(value).lower().split())
@@ -188,6 +193,8 @@ class Domain:
             slot = self.slots.get(slot_name)
             rule = slot.match if slot is not None else "equal"
             have = entity[slot_name]
+            if rule != "equal":
+                have, wanted = _sortable(have), _sortable(wanted)
             if rule == "at_least" and not have >= wanted:
                 return False
             if rule == "at_most" and not have <= wanted:
