@@ -454,18 +454,6 @@ def _fill_place_slots(domains: Mapping[str, Domain]) -> None:
                 domain.slots[slot_name] = Slot(**{**slot.__dict__, "values": tuple(places)})
 
 
-def slot_values(domain: Domain, slot_name: str) -> list[str]:
-    """Every known value of a slot: the schema's possible values, then database values."""
-    values = list(domain.slots[slot_name].values) if slot_name in domain.slots else []
-    seen = set(values)
-    for entity in domain.entities:
-        value = entity.get(slot_name)
-        if value is not None and value not in seen:
-            seen.add(value)
-            values.append(value)
-    return values
-
-
 def check_slots(domain: Domain, names: Iterable[str], path: str | PathLike[str], field_name: str,
                 line: int | None = None) -> None:
     """Raise :class:`DataFormatError` if a slot name is not a slot of ``domain``."""

@@ -23,7 +23,6 @@ The reader of a simulated user (and of the reference agent) is any callable
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -259,13 +258,3 @@ class RuleReader:
         reading.requests += asked
         # A choice offered in a question ("north or south?") is no statement.
         reading.informs += [(s, v) for s, v in informs if s not in asked]
-
-
-def as_reader(reader: Reader | Callable[[str, str | None], Reading] | None, schema: Schema) -> Reader:
-    """``reader`` itself, or a :class:`RuleReader` for ``schema`` when it is None."""
-    return reader if reader is not None else RuleReader(schema)
-
-
-def normalised(text: str) -> str:
-    """Text as compared for repetition: lower case, single spaces."""
-    return normalise_value(text)
