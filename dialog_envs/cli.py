@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "eval-ner": "eval_ner",
     "train": "train",
     "evaluate": "evaluate",
+    "rate": "rate",
 }
 
 
