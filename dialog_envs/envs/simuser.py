@@ -209,6 +209,8 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         self._reply: list[int] = []
         self._started = False
         self._done = False
+        self._expert: Any = None
+        self._expert_plan: list[int] | None = None
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
@@ -223,6 +225,8 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         self._reply = []
         self._started = True
         self._done = False
+        self._expert: Any = None
+        self._expert_plan: list[int] | None = None
         self._append(self._encode_user_turn(user_text, first=True))
         return self._observation(), {"end_of_turn": False, "dropped_tokens": self.dropped_tokens, "user_text": user_text}
 
@@ -238,6 +242,7 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
             return self._observation(), 0.0, False, False, {"end_of_turn": False, "dropped_tokens": self.dropped_tokens}
         agent_text = self.reply_text()
         self._reply = []
+        self._expert_plan = None
         result = self.conversation.step(agent_text)
         self._done = result.terminated or result.truncated
         self._append(self._encode_user_turn(result.user_text, first=False))
@@ -265,6 +270,32 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         """The agent's reply so far, decoded (EOS and other special tokens dropped)."""
         text = self.tokenizer.decode(self._reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
         return text.strip()
+
+    def expert_action(self) -> int:
+        """The next token of the rule-based reference agent's reply to the conversation so far,
+        then EOS (EOS once the episode is over): the warm-start target.
+
+        The reference agent reads every user turn of this episode (whatever the acting agent
+        said), so imitating it along the acting agent's own conversations is DAgger-like.
+        """
+        if not self._started or self._done:
+            return self.eos_token_id
+        if self._expert_plan is None:
+            if self._expert is None:
+                from agents.simuser_reference import ReferenceAgent
+
+                self._expert = ReferenceAgent(self.schema)
+                self._expert.reset()
+                self._expert_seen = 0
+            user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
+            reply = ""
+            for text in user_texts[self._expert_seen :]:
+                reply = self._expert.reply(text)
+            self._expert_seen = len(user_texts)
+            ids = list(self.tokenizer.encode(" " + reply.strip(), add_special_tokens=False))
+            self._expert_plan = ids[: self.max_reply_tokens - 1] + [self.eos_token_id]
+        position = len(self._reply)
+        return self._expert_plan[position] if position < len(self._expert_plan) else self.eos_token_id
 
     def text_to_actions(self, text: str) -> list[int]:
         """The actions that write ``text`` as the (rest of the) agent's reply, then EOS.
