@@ -142,6 +142,11 @@ class RandomAgent(BaseAgent):
 
     name = "random"
 
+    def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
+        """Evaluated with a generator re-seeded from ``seed``, so every evaluation is the same."""
+        self.rng = np.random.default_rng(self.seed)
+        return super().evaluate(split, episodes)
+
     def act(self, observations: Observations, action_masks: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
         space = self.action_space
         if not isinstance(space, gym.spaces.Discrete):
