@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from agents.evaluation import run_episodes
+from agents.episodes import run_episodes
 from dialog_envs.errors import DialogEnvsError
 
 Observations = dict[str, np.ndarray]
@@ -55,7 +55,7 @@ class Agent(Protocol):
 
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
         """Mean ``return`` (and the env's final-info numbers) over ``episodes`` seeded episodes of
-        ``split`` (episode ``i`` reset with seed ``agents.evaluation.EVAL_SEED_BASE - i``)."""
+        ``split`` (episode ``i`` reset with seed ``agents.episodes.EVAL_SEED_BASE - i``)."""
         ...
 
     def save(self, folder: str | os.PathLike[str]) -> None:

@@ -28,7 +28,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.evaluation import EpisodeLog
+from agents.episodes import EpisodeLog
 from agents.features import TokenFeaturesExtractor
 from agents.protocol import BaseAgent, CurvePoint, Observations
 from dialog_envs.errors import DialogEnvsError

@@ -22,7 +22,7 @@ import torch
 
 from agents.config import TokenPGConfig
 from agents.device import autocast
-from agents.evaluation import EpisodeLog
+from agents.episodes import EpisodeLog
 from agents.policies import masked_logits
 from agents.protocol import CurvePoint, Observations
 from agents.rollout import sample_actions
@@ -113,7 +113,7 @@ class TokenPGAdapter:
         return self.counter.episodes.curve(start, target, self.curve_points)
 
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
-        """The agent's own greedy, KV-cached evaluation (same seeds as :func:`agents.evaluation.run_episodes`)."""
+        """The agent's own greedy, KV-cached evaluation (same seeds as :func:`agents.episodes.run_episodes`)."""
         self.counter.counting = False
         try:
             return self.agent.evaluate(split, episodes, greedy=True)

@@ -47,6 +47,11 @@ ENV_SPECS: tuple[EnvSpec, ...] = (
         entry_point="dialog_envs.envs.sentiment:SentimentEnv",
         description="Label a financial news sentence or comment negative/neutral/positive (optional rationale first).",
     ),
+    EnvSpec(
+        id=f"{NAMESPACE}/SimUser-v0",
+        entry_point="dialog_envs.envs.simuser:SimUserEnv",
+        description="Talk with a simulated user who has a goal, token by token; rewarded by its satisfaction per turn.",
+    ),
 )
 
 

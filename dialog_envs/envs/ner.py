@@ -163,7 +163,8 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     ## Starting State
     A sentence drawn uniformly from the split with ``self.np_random``, or the one given by
-    ``reset(options={"index": i})`` (for walking through a split in order).
+    ``reset(options={"index": i})``; ``reset(seed=i, options={"index": "seed"})`` takes sentence
+    ``i`` too, which lets a vector env walk a split in order (each sub-env gets its own seed).
 
     ## Episode End
     Terminated after the last word is tagged. Never truncated.
@@ -255,7 +256,10 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
         super().reset(seed=seed)
         n = len(self.corpus.sentences)
         if options and "index" in options:
-            index = int(options["index"])
+            index = seed if options["index"] == "seed" else options["index"]
+            if not isinstance(index, (int, np.integer)):
+                raise DialogEnvsError(f"options['index']={options['index']!r}; expected a sentence index or 'seed'")
+            index = int(index)
             if not 0 <= index < n:
                 raise DialogEnvsError(f"options['index']={index} is out of range; the split has {n} sentences")
             self._index = index
@@ -343,6 +347,11 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
             else:
                 pieces.append(word)
         return " ".join(pieces)
+
+    @property
+    def split_size(self) -> int:
+        """How many sentences the split has."""
+        return len(self.corpus.sentences)
 
     @property
     def sentence(self) -> TaggedSentence:
