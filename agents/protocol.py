@@ -180,6 +180,9 @@ class ExpertAgent(BaseAgent):
 
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
         def expert(obs: Observations, masks: np.ndarray | None, envs: gym.vector.VectorEnv) -> np.ndarray:
-            return np.asarray(envs.call("expert_action"), dtype=np.int64)
+            try:
+                return np.asarray(envs.call("expert_action"), dtype=np.int64)
+            except AttributeError:
+                raise DialogEnvsError(f"{self.env_id} has no expert_action() method, so it has no expert agent") from None
 
         return run_episodes(expert, self.env_id, self.env_kwargs, split, episodes)
