@@ -138,7 +138,7 @@ class SB3Agent(BaseAgent):
         env_kwargs: the env's constructor arguments (``split`` is set by the agent).
         seed: seeds SB3 (weights, sampling) and the training envs.
         n_envs: training envs stepped together (``DummyVecEnv``).
-        encoder, embed_dim, features_dim: the features extractor (see :mod:`agents.features`).
+        encoder, embed_dim, features_dim, n_layers, n_heads: the features extractor (see :mod:`agents.features`).
         net_arch: hidden layers of the policy/value (or Q) heads after the extractor.
         device: torch device; ``"cpu"`` by default (tiny nets are faster there).
         curve_points: points in the learning curve that :meth:`learn` returns.
@@ -157,6 +157,8 @@ class SB3Agent(BaseAgent):
         encoder: str = EXTRACTOR_DEFAULTS["encoder"],
         embed_dim: int = EXTRACTOR_DEFAULTS["embed_dim"],
         features_dim: int = EXTRACTOR_DEFAULTS["features_dim"],
+        n_layers: int = 1,
+        n_heads: int = 2,
         net_arch: list[int] | None = None,
         device: str = "cpu",
         curve_points: int = 10,
@@ -169,6 +171,8 @@ class SB3Agent(BaseAgent):
         self.curve_points = curve_points
         self.maskable = algorithm == "maskable-ppo"
         self.extractor_kwargs = {"encoder": encoder, "embed_dim": embed_dim, "features_dim": features_dim}
+        if encoder == "transformer":
+            self.extractor_kwargs.update(n_layers=n_layers, n_heads=n_heads)
         self.net_arch = list(NET_ARCH_DEFAULT if net_arch is None else net_arch)
         self.algorithm_kwargs = {
             **ALGORITHM_DEFAULTS.get(algorithm, {}),
