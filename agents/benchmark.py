@@ -184,11 +184,12 @@ def suite_from_dict(values: Any, source: str = "suite") -> Suite:
     settings = {k: v for k, v in values.items() if k not in ("envs", "agents")}
     if "seeds" in settings and not isinstance(settings["seeds"], list):
         settings["seeds"] = [settings["seeds"]]
-    suite = Suite(env_entries(values["envs"], source), agent_entries(values["agents"], source), **settings)
     try:
+        suite = Suite(env_entries(values["envs"], source), agent_entries(values["agents"], source), **settings)
         suite.check()
     except DialogEnvsError as error:
-        raise DialogEnvsError(f"{source}: {error}") from None
+        message = str(error)
+        raise DialogEnvsError(message if message.startswith(f"{source}:") else f"{source}: {message}") from None
     return suite
 
 
