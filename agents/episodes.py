@@ -1,0 +1,139 @@
+"""Evaluating any agent through its ``act`` method, and learning curves from training episodes.
+
+Evaluation is shared so that every agent of a benchmark is scored on **the same episodes**: the
+``i``-th evaluation episode of a split is reset with seed ``EVAL_SEED_BASE - i``, the convention of
+:meth:`agents.token_pg.TokenPGAgent.run_episodes`, so the token-level agent's own (faster, KV-cached)
+evaluation and this one draw the same examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import dialog_envs  # noqa: F401  (registers the env ids)
+from agents.rollout import numeric_means
+from dialog_envs.errors import DialogEnvsError
+
+EVAL_SEED_BASE = 2**31 - 1
+"""Episode ``i`` of an evaluation is reset with seed ``EVAL_SEED_BASE - i``."""
+
+ActFunction = Callable[[dict[str, np.ndarray], "np.ndarray | None", gym.vector.VectorEnv], np.ndarray]
+"""``(observations, action_masks or None, envs) -> actions``: one action per env of the batch."""
+
+
+def make_vec_env(env_id: str, env_kwargs: dict[str, Any] | None, split: str, num_envs: int) -> gym.vector.VectorEnv:
+    """``num_envs`` synchronous copies of ``env_id`` on ``split``; a bad id or argument is a
+    :class:`DialogEnvsError` naming the env."""
+    kwargs = {**(env_kwargs or {}), "split": split}
+    try:
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+    except (gym.error.Error, TypeError) as error:
+        raise DialogEnvsError(f"cannot make {env_id!r} with {kwargs}: {error}") from None
+
+
+def action_masks_of(infos: dict[str, Any]) -> np.ndarray | None:
+    """The batch's action masks from a vector env's ``infos`` (all-True rows where an env gave none)."""
+    if "action_mask" not in infos:
+        return None
+    masks = np.stack([np.asarray(mask, dtype=bool) for mask in infos["action_mask"]])
+    present = np.asarray(infos.get("_action_mask", np.ones(len(masks), dtype=bool)), dtype=bool)
+    return np.where(present[:, None], masks, True)
+
+
+def final_numbers(infos: dict[str, Any], row: int) -> dict[str, float]:
+    """The numbers (and booleans, as 0/1) of env ``row``'s info in a vector env's batched
+    ``infos``; text, masks and nested mappings (e.g. SimUser's ``goal``) are left out."""
+    found: dict[str, float] = {}
+    for key, value in infos.items():
+        if key.startswith("_") or key == "action_mask" or isinstance(value, dict):
+            continue
+        present = infos.get(f"_{key}")
+        if present is not None and not present[row]:
+            continue
+        item = value[row]
+        if isinstance(item, (bool, int, float, np.bool_, np.integer, np.floating)):
+            found[key] = float(item)
+    return found
+
+
+def run_episodes(
+    act: ActFunction,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    split: str = "test",
+    episodes: int = 32,
+    num_envs: int = 16,
+    max_steps: int = 10_000,
+) -> dict[str, float]:
+    """Play ``episodes`` seeded episodes of ``split`` with ``act``; mean return, mean episode length
+    and the mean of every number in the envs' last-step info (``entity_f1``, ``bleu``, ``correct``...)."""
+    if episodes <= 0:
+        raise DialogEnvsError(f"episodes must be > 0, got {episodes}")
+    width = min(num_envs, episodes)
+    envs = make_vec_env(env_id, env_kwargs, split, width)
+    returns: list[float] = []
+    lengths: list[int] = []
+    infos_at_end: list[dict[str, Any]] = []
+    try:
+        for start in range(0, episodes, width):
+            seeds = [EVAL_SEED_BASE - index for index in range(start, start + width)]
+            obs, infos = envs.reset(seed=seeds)
+            active = np.ones(width, dtype=bool)
+            episode_return = np.zeros(width)
+            episode_length = np.zeros(width, dtype=np.int64)
+            final: list[dict[str, Any]] = [{} for _ in range(width)]
+            for _ in range(max_steps):
+                actions = np.asarray(act(obs, action_masks_of(infos), envs)).reshape(width)
+                obs, rewards, terminated, truncated, infos = envs.step(actions)
+                episode_return += np.where(active, rewards, 0.0)
+                episode_length += active
+                done = terminated | truncated
+                for row in np.flatnonzero(active & done):
+                    final[row] = final_numbers(infos, row)
+                active &= ~done
+                if not active.any():
+                    break
+            keep = min(width, episodes - start)
+            returns.extend(episode_return[:keep].tolist())
+            lengths.extend(episode_length[:keep].tolist())
+            infos_at_end.extend(final[:keep])
+    finally:
+        envs.close()
+    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **numeric_means(infos_at_end)}
+
+
+@dataclass
+class EpisodeLog:
+    """Training episodes as ``(env steps when it ended, return)``, turned into a learning curve."""
+
+    ends: list[int] = field(default_factory=list)
+    returns: list[float] = field(default_factory=list)
+
+    def record(self, env_steps: int, episode_return: float) -> None:
+        self.ends.append(int(env_steps))
+        self.returns.append(float(episode_return))
+
+    def curve(self, start: int, stop: int, points: int = 10) -> list[dict[str, float]]:
+        """Mean training return of the episodes that ended in each of ``points`` equal windows of
+        ``(start, stop]`` env steps (episodes after ``stop`` go to the last window); windows without
+        an episode are left out. Each point: ``env_steps`` (window end), ``episodes``, ``return``."""
+        if stop <= start or not self.ends:
+            return []
+        edges = np.linspace(start, stop, points + 1)
+        ends = np.asarray(self.ends)
+        returns = np.asarray(self.returns)
+        window = np.clip(np.searchsorted(edges, ends, side="left") - 1, 0, points - 1)
+        chosen = ends > start
+        curve = []
+        for index in range(points):
+            selected = chosen & (window == index)
+            if selected.any():
+                curve.append(
+                    {"env_steps": int(round(edges[index + 1])), "episodes": int(selected.sum()), "return": float(returns[selected].mean())}
+                )
+        return curve
