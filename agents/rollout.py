@@ -152,13 +152,17 @@ def collect_rollout(
 
 
 def _row_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
-    """Env ``row``'s info out of the vector env's batched infos (numbers become floats)."""
+    """Env ``row``'s info out of the vector env's batched infos (numbers become floats; nested
+    infos, which Gymnasium batches as dicts of arrays, are taken apart the same way)."""
     found: dict[str, Any] = {}
     for key, value in infos.items():
         if key.startswith("_") or key == "action_mask":
             continue
         present = infos.get(f"_{key}")
         if present is not None and not present[row]:
+            continue
+        if isinstance(value, dict):
+            found[key] = _row_info(value, row)
             continue
         item = value[row]
         found[key] = float(item) if isinstance(item, (bool, np.bool_, int, float, np.integer, np.floating)) else item

@@ -26,7 +26,7 @@ from agents.episodes import EpisodeLog
 from agents.policies import masked_logits
 from agents.protocol import CurvePoint, Observations
 from agents.rollout import sample_actions
-from agents.token_pg import TokenPGAgent, make_envs
+from agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
 
 ADAPTER_DEFAULTS: dict[str, Any] = {"eval_every": 0, "progress": False, "num_envs": 8}
@@ -34,30 +34,8 @@ ADAPTER_DEFAULTS: dict[str, Any] = {"eval_every": 0, "progress": False, "num_env
 training (the benchmark evaluates on the test split itself), no inner progress bar, 8 envs."""
 
 
-class FlatInfoVectorEnv(gym.vector.VectorWrapper):
-    """Drops nested mappings from a vector env's ``infos`` (SimUser-v0's ``goal`` and ``events``).
-
-    A workaround: :func:`agents.rollout.collect_rollout` reads each finished episode's info with
-    ``value[row]``, which fails on the dict of arrays that Gymnasium makes of a nested info. Remove
-    this wrapper once the rollout skips nested infos.
-    """
-
-    def reset(self, *, seed: Any = None, options: Any = None) -> tuple[Any, dict[str, Any]]:
-        obs, infos = self.env.reset(seed=seed, options=options)
-        return obs, _flat(infos)
-
-    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        obs, rewards, terminated, truncated, infos = self.env.step(actions)
-        return obs, rewards, terminated, truncated, _flat(infos)
-
-
-def _flat(infos: dict[str, Any]) -> dict[str, Any]:
-    nested = {key for key, value in infos.items() if isinstance(value, dict)}
-    return {key: value for key, value in infos.items() if key not in nested and key.lstrip("_") not in nested}
-
-
-class CountingVectorEnv(FlatInfoVectorEnv):
-    """Counts the env steps of active episodes and records each episode's return (and flattens infos).
+class CountingVectorEnv(gym.vector.VectorWrapper):
+    """Counts the env steps of active episodes and records each episode's return.
 
     Rollouts reset every env together and step them until all episodes ended, stepping finished
     envs idly; only steps of unfinished episodes are counted, as :class:`agents.rollout.Rollout`
@@ -137,8 +115,6 @@ class TokenPGAdapter:
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
         """The agent's own greedy, KV-cached evaluation (same seeds as :func:`agents.episodes.run_episodes`)."""
         self.counter.counting = False
-        if split != "train" and split not in self.agent._eval_envs:  # see FlatInfoVectorEnv
-            self.agent._eval_envs[split] = FlatInfoVectorEnv(make_envs(self.env_id, self.agent.config.num_envs, self.agent.env_kwargs, split))
         try:
             return self.agent.evaluate(split, episodes, greedy=True)
         finally:
