@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from functools import lru_cache
 
 import torch
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` is ``cuda`` when a GPU is visible, else ``cpu``; anything else is taken as given."""
+    """``"auto"`` is ``cuda`` when a GPU is visible (``cuda:LOCAL_RANK`` under torchrun), else
+    ``cpu``; anything else is taken as given."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
     return torch.device(name)
+
+
+def init_distributed() -> bool:
+    """Join the process group when started by ``torchrun`` with more than one process.
+
+    The backend is NCCL on GPUs and gloo on CPUs. Returns whether training is distributed.
+    """
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend=backend)
+    return True
 
 
 @lru_cache(maxsize=1)

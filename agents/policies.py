@@ -1,6 +1,6 @@
 """Transformer policies built from any Hugging Face model.
 
-Two kinds, one interface (``new_session`` for rollouts, ``evaluate`` for training):
+Two kinds, one interface (``new_session`` for rollouts, ``forward(rollout inputs)`` for training):
 
 * :class:`CausalLMPolicy` writes tokens: any ``AutoModelForCausalLM`` (by hub name, local path, or
   a GGUF file), default a small GPT-2 built from a config around the env's tokenizer. During a
@@ -148,8 +148,9 @@ class CausalLMPolicy(nn.Module):
     def new_session(self, batch_size: int, device: torch.device) -> GenerationSession:
         return GenerationSession(self, batch_size, device)
 
-    def evaluate(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits ``(B, T, V)`` and values ``(B, T)`` for every recorded step, in one forward."""
+    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``(B, T, V)`` and values ``(B, T)`` for every recorded step of a rollout, in one
+        forward (``inputs`` from :meth:`GenerationSession.inputs`)."""
         logits, values, _ = self.forward_tokens(
             inputs["sequence"], inputs["sequence_mask"], inputs["sequence_positions"], keep=inputs["action_positions"]
         )
@@ -250,7 +251,9 @@ class TaggerPolicy(nn.Module):
     def new_session(self, batch_size: int, device: torch.device) -> TaggingSession:
         return TaggingSession(self, batch_size, device)
 
-    def evaluate(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``(B, T, L)`` and values for every recorded step of a rollout (``inputs`` from
+        :meth:`TaggingSession.inputs`): one encoder pass per episode."""
         hidden = self.encode(inputs["input_ids"], inputs["attention_mask"])
         return self.head_outputs(hidden, inputs["positions"], inputs["previous"])
 

@@ -63,7 +63,7 @@ class Rollout:
     valid: torch.Tensor  # (B, T) bool: the step belongs to the env's episode
     turn_ends: torch.Tensor  # (B, T) bool: the step ended an agent turn (discount applies after it)
     action_masks: torch.Tensor | None  # (B, T, A) bool, when the env gives masks
-    policy_inputs: dict[str, torch.Tensor]  # what policy.evaluate needs to recompute the steps
+    policy_inputs: dict[str, torch.Tensor]  # what policy(inputs) needs to recompute the steps
     final_info: list[dict[str, Any]] = field(default_factory=list)  # each episode's last info
 
     @property

@@ -28,6 +28,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 import dialog_envs  # noqa: F401  (registers the env ids)
@@ -92,6 +94,12 @@ class TokenPGAgent:
         self.num_actions = int(self.envs.single_action_space.n)
         self.policy = self._build_policy().to(self.device)
         self.reference = self._build_reference()
+        # Data parallel (under torchrun): every rank steps its own envs with its own seeds; DDP
+        # averages the gradients, so the ranks' weights stay identical.
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        self.trainable: torch.nn.Module = self.policy
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            self.trainable = DistributedDataParallel(self.policy, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
             lr=config.learning_rate,
@@ -106,6 +114,11 @@ class TokenPGAgent:
         self.evals_without_improvement = 0
         self.history: list[dict[str, float]] = []
         self._eval_envs: dict[str, gym.vector.VectorEnv] = {}
+
+    @property
+    def _writes(self) -> bool:
+        """Whether this process writes logs and checkpoints: it has a folder and is rank 0."""
+        return self.out_dir is not None and self.rank == 0
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -163,12 +176,12 @@ class TokenPGAgent:
         """
         config = self.config
         total = updates if updates is not None else config.updates
-        logger = RunLogger(self.out_dir, resume_update=self.update) if self.out_dir is not None else None
+        logger = RunLogger(self.out_dir, resume_update=self.update) if self._writes else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
-        if self.out_dir is not None and self.update == 0:
+        if self._writes and self.update == 0:
             self.save(self.out_dir / "checkpoints" / "initial")  # the policy before RL, for before/after reports
-        progress = tqdm(total=total, initial=self.update, desc="RL", disable=not config.progress, dynamic_ncols=True)
+        progress = tqdm(total=total, initial=self.update, desc="RL", disable=not config.progress or self.rank > 0, dynamic_ncols=True)
         stopped_early = False
         while self.update < total and not stopped_early:
             started = time.perf_counter()
@@ -185,7 +198,7 @@ class TokenPGAgent:
                 logger.log(self.update, "train", stats)
             if config.eval_every and (self.update % config.eval_every == 0 or self.update == total):
                 stopped_early = self._evaluate_and_keep_best(logger)
-            if self.out_dir is not None and (self.update % config.save_every == 0 or self.update == total or stopped_early):
+            if self._writes and (self.update % config.save_every == 0 or self.update == total or stopped_early):
                 self.save(self.out_dir / "checkpoints" / "last")
         progress.close()
         if logger is not None:
@@ -195,7 +208,7 @@ class TokenPGAgent:
     def _rollout_seeds(self) -> list[int]:
         """Fresh seeds per update; the members of a GRPO/RLOO group share one (same context)."""
         config = self.config
-        base = config.seed * 1_000_003 + self.update * config.num_envs
+        base = config.seed * 1_000_003 + self.update * config.num_envs + self.rank * 100_000_019
         group = config.group_size if config.algorithm in ("grpo", "rloo") else 1
         return [base + index // group for index in range(config.num_envs)]
 
@@ -206,7 +219,7 @@ class TokenPGAgent:
             group["lr"] = config.warm_start_learning_rate
         progress = tqdm(
             total=config.warm_start_updates, initial=self.warm_start_done, desc="warm start",
-            disable=not config.progress, dynamic_ncols=True,
+            disable=not config.progress or self.rank > 0, dynamic_ncols=True,
         )
         while self.warm_start_done < config.warm_start_updates:
             rollout = collect_rollout(
@@ -227,13 +240,13 @@ class TokenPGAgent:
             group["lr"] = config.learning_rate
 
     def _warm_start_seeds(self) -> list[int]:
-        base = 10**9 + self.config.seed * 1_000_003 + self.warm_start_done * self.config.num_envs
+        base = 10**9 + self.config.seed * 1_000_003 + self.warm_start_done * self.config.num_envs + self.rank * 100_000_019
         return list(range(base, base + self.config.num_envs))
 
     def _evaluate_steps(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Recompute (with gradients) the log-probs, values and entropies of the rollout's actions."""
         with autocast(self.device, self.bf16):
-            logits, values = self.policy.evaluate(rollout.policy_inputs)
+            logits, values = self.trainable(rollout.policy_inputs)
         scaled = masked_logits(logits, rollout.action_masks, self.config.temperature)
         log_all = scaled.log_softmax(dim=-1)
         log_probs = log_all.gather(-1, rollout.actions[..., None])[..., 0]
@@ -250,7 +263,7 @@ class TokenPGAgent:
         rewards = rollout.rewards
         if config.kl_coef > 0:
             with torch.no_grad(), self._reference_policy() as reference, autocast(self.device, self.bf16):
-                reference_logits, _ = reference.evaluate(rollout.policy_inputs)
+                reference_logits, _ = reference(rollout.policy_inputs)
             reference_log_probs = masked_logits(reference_logits, rollout.action_masks, config.temperature).log_softmax(-1)
             reference_log_probs = reference_log_probs.gather(-1, rollout.actions[..., None])[..., 0]
             kl = (rollout.log_probs - reference_log_probs) * valid
@@ -392,7 +405,7 @@ class TokenPGAgent:
         if metrics[name] > self.best_metric:
             self.best_metric = metrics[name]
             self.evals_without_improvement = 0
-            if self.out_dir is not None:
+            if self._writes:
                 self.save(self.out_dir / "checkpoints" / "best")
             return False
         self.evals_without_improvement += 1

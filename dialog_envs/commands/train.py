@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agents.config import TokenPGConfig
+    from agents.device import init_distributed
     from agents.token_pg import TokenPGAgent
+
+    init_distributed()  # data parallel when started as: torchrun --nproc_per_node N -m dialog_envs.cli train ...
 
     if args.agent not in AGENTS:
         raise DialogEnvsError(f"unknown agent {args.agent!r}; available: {', '.join(AGENTS)}")
@@ -43,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         agent = TokenPGAgent(env_id, config, parse_env_kwargs(args.env_kwarg), out_dir=args.out)
     history = agent.learn()
     agent.close()
+    if agent.rank > 0:
+        return 0
     if history:
         print("validation:", json.dumps(history[-1]))
     print(f"checkpoints in {args.out / 'checkpoints'}; evaluate with: dialog-envs evaluate --checkpoint {args.out / 'checkpoints' / 'best'} --split test")
