@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "list": "list_envs",
     "play": "play",
     "eval-ner": "eval_ner",
+    "bench-throughput": "bench_throughput",
 }
 
 
