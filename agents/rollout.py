@@ -64,7 +64,7 @@ class Rollout:
     turn_ends: torch.Tensor  # (B, T) bool: the step ended an agent turn (discount applies after it)
     action_masks: torch.Tensor | None  # (B, T, A) bool, when the env gives masks
     policy_inputs: dict[str, torch.Tensor]  # what policy.evaluate needs to recompute the steps
-    final_info: list[dict[str, Any]] = field(default_factory=list)  # numeric info of each episode's last step
+    final_info: list[dict[str, Any]] = field(default_factory=list)  # each episode's last info
 
     @property
     def returns(self) -> torch.Tensor:
@@ -94,14 +94,17 @@ def collect_rollout(
     max_steps: int = 512,
     bf16: bool = False,
     expert: bool = False,
+    reset_options: dict[str, Any] | None = None,
 ) -> Rollout:
     """Run one episode in every env of ``envs`` with ``policy`` and record what training needs.
 
     With ``expert=True`` the actions are the envs' ``expert_action()`` (gold tags, reference
     tokens, a reference agent's reply) instead of samples: the data of the supervised warm start.
+    The policy is put in eval mode (no dropout while acting).
     """
+    policy.eval()
     batch_size = envs.num_envs
-    obs, infos = envs.reset(seed=seeds)
+    obs, infos = envs.reset(seed=seeds, options=reset_options)
     session = policy.new_session(batch_size, device)
     active = np.ones(batch_size, dtype=bool)
     records: dict[str, list[torch.Tensor]] = {k: [] for k in ("actions", "log_probs", "values", "rewards", "valid", "turn_ends", "masks")}
@@ -129,7 +132,7 @@ def collect_rollout(
         records["turn_ends"].append(torch.as_tensor(turn_end))
         records["masks"].append(action_mask)
         for row in np.flatnonzero(active & done):
-            final_info[row] = _numeric_info(infos, row)
+            final_info[row] = _row_info(infos, row)
         active &= ~done
         if not active.any():
             break
@@ -148,8 +151,8 @@ def collect_rollout(
     )
 
 
-def _numeric_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
-    """The numbers (and booleans) in env ``row``'s info, e.g. ``entity_f1``, ``bleu``, ``success``."""
+def _row_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
+    """Env ``row``'s info out of the vector env's batched infos (numbers become floats)."""
     found: dict[str, Any] = {}
     for key, value in infos.items():
         if key.startswith("_") or key == "action_mask":
@@ -158,6 +161,11 @@ def _numeric_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
         if present is not None and not present[row]:
             continue
         item = value[row]
-        if isinstance(item, (bool, np.bool_, int, float, np.integer, np.floating)):
-            found[key] = float(item)
+        found[key] = float(item) if isinstance(item, (bool, np.bool_, int, float, np.integer, np.floating)) else item
     return found
+
+
+def numeric_means(infos: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean of every numeric info key over episodes (e.g. ``entity_f1``, ``bleu``, ``success``)."""
+    keys = sorted({key for info in infos for key, value in info.items() if isinstance(value, float)})
+    return {key: float(np.mean([info[key] for info in infos if isinstance(info.get(key), float)])) for key in keys}

@@ -14,10 +14,12 @@ class RunLogger:
     ``tensorboard`` package installed the same scalars go to ``folder/tensorboard``.
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, resume_update: int = 0) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / "metrics.csv"
+        if path.exists():
+            _drop_rows_after(path, resume_update)
         is_new = not path.exists()
         self._file = open(path, "a", newline="", encoding="utf-8")
         self._csv = csv.writer(self._file)
@@ -43,3 +45,15 @@ class RunLogger:
         self._file.close()
         if self._tensorboard is not None:
             self._tensorboard.close()
+
+
+def _drop_rows_after(path: Path, update: int) -> None:
+    """Keep the rows of a resumed run up to its checkpoint: RL rows after ``update`` (they are
+    logged again) and a last line cut short by a crash are dropped; warm-start rows are kept."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        text = handle.read()
+    complete = text[: text.rfind("\n") + 1]
+    rows = list(csv.reader(complete.splitlines()))
+    kept = [row for row in rows[1:] if len(row) == 5 and (row[1] == "warm_start" or int(row[0]) <= update)]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows[:1] + kept)

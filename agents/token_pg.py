@@ -36,7 +36,7 @@ from agents.checkpoint import load_weights, read_state, recover, save_checkpoint
 from agents.config import TokenPGConfig
 from agents.device import autocast, resolve_device, use_bf16
 from agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
-from agents.rollout import Rollout, SamplingConfig, collect_rollout
+from agents.rollout import Rollout, SamplingConfig, collect_rollout, numeric_means
 from agents.run_logging import RunLogger
 from dialog_envs.errors import DialogEnvsError
 
@@ -105,6 +105,7 @@ class TokenPGAgent:
         self.best_metric = -math.inf
         self.evals_without_improvement = 0
         self.history: list[dict[str, float]] = []
+        self._eval_envs: dict[str, gym.vector.VectorEnv] = {}
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -162,14 +163,15 @@ class TokenPGAgent:
         """
         config = self.config
         total = updates if updates is not None else config.updates
-        logger = RunLogger(self.out_dir) if self.out_dir is not None else None
+        logger = RunLogger(self.out_dir, resume_update=self.update) if self.out_dir is not None else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
+        if self.out_dir is not None and self.update == 0:
+            self.save(self.out_dir / "checkpoints" / "initial")  # the policy before RL, for before/after reports
         progress = tqdm(total=total, initial=self.update, desc="RL", disable=not config.progress, dynamic_ncols=True)
         stopped_early = False
         while self.update < total and not stopped_early:
             started = time.perf_counter()
-            self.policy.eval()  # rollouts sample without dropout
             rollout = collect_rollout(
                 self.policy, self.envs, self._rollout_seeds(), self.sampling, self.device,
                 config.max_episode_steps, self.bf16,
@@ -207,7 +209,6 @@ class TokenPGAgent:
             disable=not config.progress, dynamic_ncols=True,
         )
         while self.warm_start_done < config.warm_start_updates:
-            self.policy.eval()
             rollout = collect_rollout(
                 self.policy, self.envs, self._warm_start_seeds(), self.sampling, self.device,
                 config.max_episode_steps, self.bf16, expert=True,
@@ -299,8 +300,7 @@ class TokenPGAgent:
             self._gradient_step(loss)
             stats["value_loss"] = value_loss.item()
         stats.update(policy_loss=policy_loss.item(), entropy=entropy_mean.item(), learning_rate=self.optimizer.param_groups[0]["lr"])
-        for key in sorted({k for info in rollout.final_info for k in info}):
-            stats[f"env/{key}"] = float(np.mean([info[key] for info in rollout.final_info if key in info]))
+        stats.update({f"env/{key}": value for key, value in numeric_means(rollout.final_info).items()})
         return stats
 
     def _gradient_step(self, loss: torch.Tensor) -> None:
@@ -333,27 +333,51 @@ class TokenPGAgent:
     # -- evaluation -------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def evaluate(self, split: str = "validation", episodes: int | None = None, greedy: bool = True) -> dict[str, float]:
-        """Mean return and mean final-info metrics over ``episodes`` seeded episodes of ``split``."""
+    def run_episodes(
+        self, split: str = "validation", episodes: int | None = None, greedy: bool = True, walk: bool = False
+    ) -> tuple[list[float], list[dict[str, Any]]]:
+        """Play episodes of ``split`` with the current policy; returns their returns and last infos.
+
+        By default ``episodes`` (``eval_episodes``) episodes with fixed seeds. With ``walk=True``,
+        every example of the split once, in order (the env must accept
+        ``reset(options={"index": "seed"})`` and have a ``split_size``), as test-set reports need.
+        """
         config = self.config
-        episodes = episodes or config.eval_episodes
-        envs = self.envs if split == "train" else make_envs(self.env_id, config.num_envs, self.env_kwargs, split)
+        envs = self._split_envs(split)
+        if walk:
+            episodes = int(env_attribute(envs, "split_size"))
+            seed_of = lambda index: index  # noqa: E731  (the seed is the example's index)
+            options = {"index": "seed"}
+        else:
+            episodes = episodes or config.eval_episodes
+            seed_of = lambda index: 2**31 - 1 - index  # noqa: E731  (far from the training seeds)
+            options = None
         sampling = SamplingConfig(config.temperature, config.top_k, config.top_p, greedy=greedy)
-        self.policy.eval()
         returns: list[float] = []
         infos: list[dict[str, Any]] = []
         for start in range(0, episodes, config.num_envs):
-            seeds = [2**31 - 1 - index for index in range(start, start + config.num_envs)]
-            rollout = collect_rollout(self.policy, envs, seeds, sampling, self.device, config.max_episode_steps, self.bf16)
+            # the last batch repeats the last example to fill every env; the extras are dropped
+            seeds = [seed_of(min(index, episodes - 1)) for index in range(start, start + config.num_envs)]
+            rollout = collect_rollout(
+                self.policy, envs, seeds, sampling, self.device, config.max_episode_steps, self.bf16,
+                reset_options=options,
+            )
             keep = min(config.num_envs, episodes - start)
             returns.extend(rollout.returns[:keep].tolist())
             infos.extend(rollout.final_info[:keep])
-        if envs is not self.envs:
-            envs.close()
-        metrics = {"return": float(np.mean(returns))}
-        for key in sorted({k for info in infos for k in info}):
-            metrics[key] = float(np.mean([info[key] for info in infos if key in info]))
-        return metrics
+        return returns, infos
+
+    def evaluate(self, split: str = "validation", episodes: int | None = None, greedy: bool = True) -> dict[str, float]:
+        """Mean return and the mean of every numeric final-info metric over seeded episodes."""
+        returns, infos = self.run_episodes(split, episodes, greedy)
+        return {"return": float(np.mean(returns)), **numeric_means(infos)}
+
+    def _split_envs(self, split: str) -> gym.vector.VectorEnv:
+        if split == "train":
+            return self.envs
+        if split not in self._eval_envs:
+            self._eval_envs[split] = make_envs(self.env_id, self.config.num_envs, self.env_kwargs, split)
+        return self._eval_envs[split]
 
     def _evaluate_and_keep_best(self, logger: RunLogger | None) -> bool:
         """Evaluate on validation; save ``best`` on improvement; True when it is time to stop."""
@@ -425,6 +449,8 @@ class TokenPGAgent:
 
     def close(self) -> None:
         self.envs.close()
+        for envs in self._eval_envs.values():
+            envs.close()
 
 
 def _model_tokenizer(model: str, gguf_file: str | None) -> Any:

@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "list": "list_envs",
     "play": "play",
     "eval-ner": "eval_ner",
+    "train": "train",
+    "evaluate": "evaluate",
+    "rate": "rate",
     "bench-throughput": "bench_throughput",
 }
 

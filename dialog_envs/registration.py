@@ -50,6 +50,11 @@ ENV_SPECS: tuple[EnvSpec, ...] = (
         vector_entry_point="dialog_envs.envs.sentiment:SentimentVectorEnv",
         description="Label a financial news sentence or comment negative/neutral/positive (optional rationale first).",
     ),
+    EnvSpec(
+        id=f"{NAMESPACE}/SimUser-v0",
+        entry_point="dialog_envs.envs.simuser:SimUserEnv",
+        description="Talk with a simulated user who has a goal, token by token; rewarded by its satisfaction per turn.",
+    ),
 )
 
 

@@ -75,8 +75,15 @@ class BatchCore(ABC):
         self.all_rows = np.arange(self.num_rows, dtype=np.int64)
 
     @abstractmethod
-    def start(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any] | None) -> RowInfos:
-        """Begin a new episode in each of ``rows``, drawing from ``rngs[k]`` for ``rows[k]``."""
+    def start(
+        self,
+        rows: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        seeds: Sequence[int | None],
+        options: dict[str, Any] | None,
+    ) -> RowInfos:
+        """Begin a new episode in each of ``rows``, drawing from ``rngs[k]`` for ``rows[k]``
+        (``seeds[k]`` is the seed that row was reset with, None when it was not reseeded)."""
 
     @abstractmethod
     def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
@@ -156,7 +163,7 @@ class BatchedVectorEnv(VectorEnv):
             if seeds[row] is not None or self._rngs[row] is None:
                 self._rngs[row], _ = seeding.np_random(seeds[row])
         self._autoreset[rows] = False
-        infos = self._vector_infos(rows, self.core.start(rows, [self._rngs[r] for r in rows], options))
+        infos = self._vector_infos(rows, self.core.start(rows, [self._rngs[r] for r in rows], [seeds[r] for r in rows], options))
         self._started = True
         return self.core.observations(), infos
 
@@ -173,7 +180,7 @@ class BatchedVectorEnv(VectorEnv):
         if resetting.any():
             reset_rows = np.flatnonzero(resetting)
             step_rows = np.flatnonzero(~resetting)
-            reset_infos = self.core.start(reset_rows, [self._rngs[r] for r in reset_rows], None)
+            reset_infos = self.core.start(reset_rows, [self._rngs[r] for r in reset_rows], [None] * len(reset_rows), None)
         else:
             step_rows = self.core.all_rows
             reset_rows, reset_infos = step_rows[:0], RowInfos()

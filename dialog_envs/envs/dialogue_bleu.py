@@ -202,7 +202,7 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], options)
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
         return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
@@ -321,7 +321,9 @@ class DialogueBatch(BatchCore):
         self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
         self._reference_ids: dict[int, np.ndarray] = {}
 
-    def start(self, rows: np.ndarray, rngs: list[np.random.Generator], options: dict[str, Any] | None) -> RowInfos:
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
         count = len(self.data.examples)
         infos = RowInfos()
         for k, (row, rng) in enumerate(zip(rows, rngs)):

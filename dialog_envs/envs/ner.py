@@ -189,7 +189,8 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     ## Starting State
     A sentence drawn uniformly from the split with ``self.np_random``, or the one given by
-    ``reset(options={"index": i})`` (for walking through a split in order).
+    ``reset(options={"index": i})``; ``reset(seed=i, options={"index": "seed"})`` takes sentence
+    ``i`` too, which lets a vector env walk a split in order (each sub-env gets its own seed).
 
     ## Episode End
     Terminated after the last word is tagged. Never truncated.
@@ -299,7 +300,7 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], options)
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
         return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int | np.integer) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
@@ -360,6 +361,11 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return " ".join(pieces)
 
     @property
+    def split_size(self) -> int:
+        """How many sentences the split has."""
+        return len(self.corpus.sentences)
+
+    @property
     def sentence(self) -> TaggedSentence:
         """The current episode's sentence (words and gold tags)."""
         return self.corpus.sentences[self._index]
@@ -397,12 +403,17 @@ class NERBatch(BatchCore):
         self.f1 = PrefixEntityF1(self.tags, num_rows) if self.reward_mode != "token" else None
         self._positions = np.arange(self.max_length)
 
-    def start(self, rows: np.ndarray, rngs: list[np.random.Generator], options: dict[str, Any] | None) -> RowInfos:
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
         n = len(self.corpus.sentences)
         indices = np.empty(len(rows), dtype=np.int64)
-        for k, rng in enumerate(rngs):
+        for k, (rng, seed) in enumerate(zip(rngs, seeds)):
             if options and "index" in options:
-                index = int(options["index"])
+                index = seed if options["index"] == "seed" else options["index"]
+                if not isinstance(index, (int, np.integer)):
+                    raise DialogEnvsError(f"options['index']={options['index']!r}; expected a sentence index or 'seed'")
+                index = int(index)
                 if not 0 <= index < n:
                     raise DialogEnvsError(f"options['index']={index} is out of range; the split has {n} sentences")
                 indices[k] = index

@@ -242,7 +242,7 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
         """Start an episode on a random example, or on ``options["index"]``."""
         super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], options)
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
         return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int | np.integer) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
@@ -417,7 +417,9 @@ class SentimentBatch(BatchCore):
         self.predicted = np.full(num_rows, -1, dtype=np.int64)
         self.done = np.zeros(num_rows, dtype=bool)
 
-    def start(self, rows: np.ndarray, rngs: list[np.random.Generator], options: dict[str, Any] | None) -> RowInfos:
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
         count = len(self.env.examples)
         infos = RowInfos()
         for k, (row, rng) in enumerate(zip(rows, rngs)):

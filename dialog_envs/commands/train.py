@@ -1,0 +1,49 @@
+"""``dialog-envs train``: train an agent on an environment, resuming a crashed run in the same folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dialog_envs.commands.env_args import check_env_id, parse_env_kwargs
+from dialog_envs.errors import DialogEnvsError
+
+HELP = "Train the token-level policy-gradient agent on an environment (resumes from OUT if it holds a run)."
+AGENTS = ("token-pg",)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, help="environment id, e.g. dialog_envs/NER-v0")
+    parser.add_argument("--agent", default="token-pg", help=f"agent name (default token-pg); one of: {', '.join(AGENTS)}")
+    parser.add_argument("--config", type=Path, default=None, help="YAML file of TokenPGConfig fields")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+        help="override one config field (VALUE read as YAML), e.g. --set algorithm=ppo",
+    )
+    parser.add_argument("-k", "--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
+    parser.add_argument("--out", required=True, type=Path, help="run folder: logs, checkpoints/{initial,best,last}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.config import TokenPGConfig
+    from agents.token_pg import TokenPGAgent
+
+    if args.agent not in AGENTS:
+        raise DialogEnvsError(f"unknown agent {args.agent!r}; available: {', '.join(AGENTS)}")
+    env_id = check_env_id(args.env)
+    values = TokenPGConfig.from_yaml(args.config).to_dict() if args.config else {}
+    values.update(parse_env_kwargs(args.overrides))
+    config = TokenPGConfig.from_dict(values, source="--config/--set")
+    last = args.out / "checkpoints" / "last"
+    if (last / "state.json").exists() or (last.parent / ".last-old").exists():
+        agent = TokenPGAgent.load(last, env_id=env_id, out_dir=args.out, **values)
+        print(f"resuming {args.out} at update {agent.update} of {config.updates}")
+    else:
+        agent = TokenPGAgent(env_id, config, parse_env_kwargs(args.env_kwarg), out_dir=args.out)
+    history = agent.learn()
+    agent.close()
+    if history:
+        print("validation:", json.dumps(history[-1]))
+    print(f"checkpoints in {args.out / 'checkpoints'}; evaluate with: dialog-envs evaluate --checkpoint {args.out / 'checkpoints' / 'best'} --split test")
+    return 0

@@ -1,0 +1,372 @@
+"""``dialog_envs/SimUser-v0``: talk with a simulated user who has a goal, token by token.
+
+The simulator itself (schema, goals, reader, agenda policy, templates, satisfaction) lives in
+:mod:`dialog_envs.simuser`; its text-level core is
+:class:`~dialog_envs.simuser.conversation.Conversation`. This module turns it into a token-level
+Gymnasium environment: every user turn is tokenised once when it is said, and ``step`` only
+appends the agent's token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import logger, spaces
+from transformers import PreTrainedTokenizerBase
+
+from dialog_envs.data.splits import check_split, find_split_file
+from dialog_envs.errors import DialogEnvsError
+from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
+from dialog_envs.simuser.domain import bundled_schema
+from dialog_envs.simuser.goals import Goal, read_multiwoz_goals
+from dialog_envs.simuser.policy import PolicyConfig
+from dialog_envs.simuser.satisfaction import RewardKind, SatisfactionConfig
+from dialog_envs.simuser.schema import Schema, load_schema
+from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+
+USER_MARKER = "user:"
+AGENT_MARKER = "agent:"
+GoalChoice = Literal["auto", "corpus", "sample"]
+GOAL_FILE_PATTERNS = ("{split}.json", "{split}_dials.json", "data/{split}.json")
+
+
+class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
+    """
+    ## Description
+
+    A simulated user with a goal (constraints it wants met, facts it wants to be told, maybe a
+    booking) talks with the agent over several turns. The agent writes each reply one token at a
+    time; when the reply ends, the user reads it, judges it and answers. Each agent turn is
+    rewarded by the user's satisfaction with it, ``r_t = s(y_t) - s_base``, plus a bonus when the
+    goal is reached and a penalty when the conversation fails; the agent maximises the sum over
+    the conversation. The user is agenda-based (Schatzmann style, like ConvLab's rule user): see
+    ``docs/envs/simuser.md``. The default domain is the project's own online-shop customer
+    service (orders and deliveries, returns, store opening hours), generated in code;
+    ``data_path`` switches to a MultiWOZ-style folder (schema, databases and corpus goals).
+
+    ## Action Space
+
+    ``Discrete(vocab_size)``: the next token of the agent's reply, ``vocab_size =
+    len(tokenizer)``. ``tokenizer.eos_token_id`` ends the reply; a reply also ends after
+    ``max_reply_tokens`` tokens. Special tokens other than EOS are dropped when the reply is
+    decoded.
+
+    ## Observation Space
+
+    A ``Dict`` of ``int64`` arrays, **left-padded** (the newest token is the last element):
+
+    | key | shape | values |
+    |---|---|---|
+    | ``input_ids`` | ``(max_length,)`` | the dialogue so far, padded with ``tokenizer.pad_token_id`` |
+    | ``attention_mask`` | ``(max_length,)`` | 1 on tokens of the dialogue, 0 on padding |
+    | ``history_truncated`` | ``(1,)`` | 1 once the dialogue is longer than ``max_length`` and its start is cut off |
+
+    The dialogue is the concatenation of each turn's tokens, each encoded once: a user turn is
+    the text ``"user: <utterance>\\nagent:"`` (the first) or ``"\\nuser: <utterance>\\nagent:"``
+    (later ones) -- so ``user:`` and ``agent:`` are the role markers and every user turn ends by
+    prompting the agent -- and an agent turn is the agent's own actions (EOS included when it
+    ended the turn). **Append-only**: each step adds the action at the end, and the step that
+    ends an agent turn also adds the user's answer; nothing else changes, so an agent can keep a
+    KV cache. When the dialogue outgrows ``max_length`` the oldest tokens drop off the left and
+    ``history_truncated`` becomes 1 (``info["dropped_tokens"]`` counts them).
+
+    ## Rewards
+
+    0 on every step inside an agent turn. On the step that ends it: with ``reward=
+    "satisfaction"`` (default), ``s(y) - s_base``, plus ``success_bonus`` (5) when the user's
+    goal is reached or ``- failure_penalty`` (5) when the conversation ends otherwise; ``s(y)``
+    adds up documented parts (+1 per requested fact answered correctly, +0.5 per needed
+    constraint asked for, +0.5 for naming a matching entity, +1 for a wanted booking, -1 per
+    wrong piece of information, -0.25 for asking again, -0.5 for repeating an earlier reply,
+    -0.5 for more than 60 words, -1 for an empty reply; ``s_base`` = 0.25). With
+    ``reward="convlab"``: -1 per turn, +80 at the end on success, -40 at the end on failure.
+
+    ## Starting State
+
+    A goal is drawn with ``self.np_random`` (sampled from the schema and database, or a corpus
+    goal); the observation holds the user's opening utterance and the ``agent:`` marker.
+
+    ## Episode End
+
+    *Terminated* when the user ends the conversation: its goal is reached (success), its patience
+    is used up (``patience`` agent turns without progress), or the agent said goodbye too early
+    (failure). *Truncated* after ``max_turns`` agent turns (counted as a failure in the reward).
+
+    ## Arguments
+
+    * ``data_path``: None (bundled shop domain) or a MultiWOZ-style folder: ``schema*.json``
+      (Schema-Guided-Dialogue / MultiWOZ 2.2 format), ``db/<domain>_db.json``, and optionally
+      ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals.
+    * ``split``: which goal file to use (default ``"validation"``, i.e. ``val.json``).
+    * ``goals``: ``"auto"`` (corpus goals when the split's file exists, else sampled),
+      ``"corpus"`` or ``"sample"``.
+    * ``tokenizer``: None (a byte-level BPE tokenizer of ``tokenizer_vocab_size`` ids trained
+      on conversations of the simulator with the reference agent in the same domain, cached),
+      a Hugging Face name or path, or a tokenizer object.
+    * ``max_turns``, ``max_reply_tokens``, ``max_length``: limits (agent turns per episode, tokens
+      per reply, tokens in the observation).
+    * ``reward``: ``"satisfaction"`` or ``"convlab"``; ``scoring``: a full
+      :class:`~dialog_envs.simuser.satisfaction.SatisfactionConfig` (overrides ``reward``).
+    * ``patience``: agent turns without progress before the user gives up.
+    * ``user_factory``: ``schema -> User`` to plug in one's own user simulator (see
+      :class:`~dialog_envs.simuser.conversation.User`); default the agenda-based user.
+    * ``render_mode``: None or ``"ansi"`` (the transcript with per-turn rewards).
+
+    ## Info
+
+    Every step: ``end_of_turn`` (True on the step that ends an agent turn), ``dropped_tokens``.
+    End of a turn also: ``turn``, ``agent_text``, ``user_text``, ``satisfaction`` (``s(y)`` of
+    the turn), ``events`` (what the user noticed). Last step also: ``success``, ``turns``,
+    ``inform_precision``, ``inform_recall``, ``inform_f1``, ``satisfaction`` (mean ``s(y)`` over
+    the conversation), ``goal``, ``goal_feasible``, ``ended_by`` (``"success"``, ``"patience"``,
+    ``"agent_goodbye"`` or ``"turn_limit"``).
+
+    ## Example
+
+    >>> import gymnasium as gym, dialog_envs
+    >>> env = gym.make("dialog_envs/SimUser-v0")
+    >>> obs, info = env.reset(seed=0)
+    >>> for action in env.unwrapped.text_to_actions("Hello, how can I help?"):
+    ...     obs, reward, terminated, truncated, info = env.step(action)
+    >>> info["end_of_turn"]
+    True
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        *,
+        data_path: str | PathLike[str] | None = None,
+        split: str = "validation",
+        goals: GoalChoice = "auto",
+        tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
+        tokenizer_vocab_size: int = 2000,
+        max_turns: int = 10,
+        max_reply_tokens: int = 48,
+        max_length: int = 1024,
+        reward: RewardKind = "satisfaction",
+        scoring: SatisfactionConfig | None = None,
+        patience: int = 5,
+        user_factory: Callable[[Schema], User] | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        check_split(split)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
+        if reward not in ("satisfaction", "convlab"):
+            raise DialogEnvsError(f"unknown reward {reward!r}; expected 'satisfaction' or 'convlab'")
+        if goals not in ("auto", "corpus", "sample"):
+            raise DialogEnvsError(f"unknown goals {goals!r}; expected 'auto', 'corpus' or 'sample'")
+        for name, value in (("max_turns", max_turns), ("max_reply_tokens", max_reply_tokens),
+                            ("max_length", max_length), ("patience", patience)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
+        self.render_mode = render_mode
+        self.max_turns = int(max_turns)
+        self.max_reply_tokens = int(max_reply_tokens)
+        self.max_length = int(max_length)
+        self.schema, self.goal_pool = load_domain(data_path, split, goals)
+        self.scoring = scoring or SatisfactionConfig(reward=reward)
+        if user_factory is None:
+            pool = self.goal_pool
+            policy = PolicyConfig(patience=int(patience))
+
+            def user_factory(schema: Schema) -> User:
+                return SimulatedUser(schema, pool, policy=policy, scoring=self.scoring)
+
+        self.conversation = Conversation(user_factory(self.schema), max_turns=self.max_turns)
+
+        if tokenizer is None:
+            key = None if data_path is None else str(Path(data_path).resolve())
+            self.tokenizer = default_simuser_tokenizer(key, split, goals, tokenizer_vocab_size)
+        else:
+            self.tokenizer = load_tokenizer(tokenizer)
+        if self.tokenizer.eos_token_id is None:
+            raise DialogEnvsError(f"tokenizer {self.tokenizer.name_or_path!r} has no EOS token; a reply needs one to end")
+        self.vocab_size = len(self.tokenizer)
+        self.eos_token_id = int(self.tokenizer.eos_token_id)
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = int(pad if pad is not None else self.eos_token_id)
+
+        self.action_space = spaces.Discrete(self.vocab_size)
+        self.observation_space = spaces.Dict(
+            {
+                "input_ids": spaces.Box(0, self.vocab_size - 1, shape=(self.max_length,), dtype=np.int64),
+                "attention_mask": spaces.Box(0, 1, shape=(self.max_length,), dtype=np.int64),
+                "history_truncated": spaces.Box(0, 1, shape=(1,), dtype=np.int64),
+            }
+        )
+        self._input_ids = np.full(self.max_length, self.pad_token_id, dtype=np.int64)
+        self._attention_mask = np.zeros(self.max_length, dtype=np.int64)
+        self._length = 0
+        self._reply: list[int] = []
+        self._started = False
+        self._done = False
+
+    # -- Gymnasium API ---------------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        user_text = self.conversation.reset(self.np_random)
+        self._input_ids.fill(self.pad_token_id)
+        self._attention_mask.fill(0)
+        self._length = 0
+        self._reply = []
+        self._started = True
+        self._done = False
+        self._append(self._encode_user_turn(user_text, first=True))
+        return self._observation(), {"end_of_turn": False, "dropped_tokens": self.dropped_tokens, "user_text": user_text}
+
+    def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if not self._started or self._done:
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        token = int(action)
+        if not 0 <= token < self.vocab_size:
+            raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
+        self._append([token])
+        self._reply.append(token)
+        if token != self.eos_token_id and len(self._reply) < self.max_reply_tokens:
+            return self._observation(), 0.0, False, False, {"end_of_turn": False, "dropped_tokens": self.dropped_tokens}
+        agent_text = self.reply_text()
+        self._reply = []
+        result = self.conversation.step(agent_text)
+        self._done = result.terminated or result.truncated
+        self._append(self._encode_user_turn(result.user_text, first=False))
+        info = {**result.info, "end_of_turn": True, "agent_text": agent_text, "user_text": result.user_text,
+                "dropped_tokens": self.dropped_tokens}
+        return self._observation(), float(result.reward), result.terminated, result.truncated, info
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
+            return None
+        text = self.conversation.render()
+        if self._reply:
+            text += f"\nagent> {self.reply_text()}"
+        return text + "\n"
+
+    # -- text helpers ----------------------------------------------------------------------
+
+    @property
+    def dropped_tokens(self) -> int:
+        """How many of the oldest tokens no longer fit in the observation."""
+        return max(0, self._length - self.max_length)
+
+    def reply_text(self) -> str:
+        """The agent's reply so far, decoded (EOS and other special tokens dropped)."""
+        text = self.tokenizer.decode(self._reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return text.strip()
+
+    def text_to_actions(self, text: str) -> list[int]:
+        """The actions that write ``text`` as the (rest of the) agent's reply, then EOS.
+
+        Raises:
+            ValueError: the text needs more tokens than the reply has room for.
+        """
+        ids = list(self.tokenizer.encode(" " + text.strip(), add_special_tokens=False))
+        room = self.max_reply_tokens - len(self._reply)
+        if len(ids) + 1 > room:
+            raise ValueError(
+                f"the reply is {len(ids)} tokens but only {room - 1} fit before the end-of-reply token "
+                f"(max_reply_tokens={self.max_reply_tokens}); type a shorter reply"
+            )
+        return ids + [self.eos_token_id]
+
+    def observation_text(self) -> str:
+        """The whole conversation as text (``user:`` / ``agent:`` lines), then the reply so far."""
+        if not self._started:
+            return "(call reset() first)"
+        lines = [f"{role}: {text}" for role, text, _ in self.conversation.transcript]
+        if not self._done:
+            lines.append(f"{AGENT_MARKER} {self.reply_text()}".rstrip())
+        return "\n".join(lines)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _encode_user_turn(self, text: str, first: bool) -> list[int]:
+        prefix = "" if first else "\n"
+        return list(self.tokenizer.encode(f"{prefix}{USER_MARKER} {text}\n{AGENT_MARKER}", add_special_tokens=False))
+
+    def _append(self, ids: list[int]) -> None:
+        n = len(ids)
+        self._length += n
+        if n >= self.max_length:
+            self._input_ids[:] = ids[-self.max_length:]
+            self._attention_mask[:] = 1
+            return
+        self._input_ids[:-n] = self._input_ids[n:]
+        self._attention_mask[:-n] = self._attention_mask[n:]
+        self._input_ids[-n:] = ids
+        self._attention_mask[-n:] = 1
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {
+            "input_ids": self._input_ids.copy(),
+            "attention_mask": self._attention_mask.copy(),
+            "history_truncated": np.array([int(self._length > self.max_length)], dtype=np.int64),
+        }
+
+
+# -- domain, goals and the default tokenizer ---------------------------------------------------
+
+
+def load_domain(data_path: str | PathLike[str] | None, split: str = "validation",
+                goals: GoalChoice = "auto") -> tuple[Schema, list[Goal] | None]:
+    """The schema and the corpus goals (None: sample goals) for ``data_path``."""
+    if data_path is None:
+        if goals == "corpus":
+            raise DialogEnvsError("goals='corpus' needs a data_path with a goal file; the bundled domain samples goals")
+        return bundled_schema(), None
+    schema = _load_schema_cached(str(Path(data_path).resolve()))
+    if goals == "sample":
+        return schema, None
+    try:
+        goal_file = find_split_file(data_path, split, GOAL_FILE_PATTERNS)
+    except DialogEnvsError:
+        if goals == "corpus":
+            raise
+        return schema, None
+    return schema, read_multiwoz_goals(goal_file, schema)
+
+
+@lru_cache(maxsize=4)
+def _load_schema_cached(folder: str) -> Schema:
+    return load_schema(folder)
+
+
+def simulated_texts(schema: Schema, goals: list[Goal] | None, episodes: int = 300, seed: int = 0) -> list[str]:
+    """Utterances of conversations between the simulator and the reference agent (with role
+    markers), the default tokenizer's training text."""
+    from agents.simuser_reference import ReferenceAgent
+
+    conversation = Conversation(SimulatedUser(schema, goals), max_turns=12)
+    agent = ReferenceAgent(schema)
+    texts = []
+    for episode in range(episodes):
+        rng = np.random.default_rng(seed + episode)
+        user_text = conversation.reset(rng)
+        agent.reset()
+        done = False
+        while not done:
+            step = conversation.step(agent.reply(user_text))
+            user_text = step.user_text
+            done = step.terminated or step.truncated
+        texts += [f"{role}: {text}" for role, text, _ in conversation.transcript]
+    return texts
+
+
+@lru_cache(maxsize=4)
+def default_simuser_tokenizer(data_path: str | None, split: str, goals: GoalChoice,
+                              vocab_size: int) -> PreTrainedTokenizerBase:
+    """Byte-level BPE trained on simulated conversations of the domain (cached on disk and here)."""
+    schema, pool = load_domain(data_path, split, goals)
+    return train_tokenizer(simulated_texts(schema, pool), kind="bpe", vocab_size=vocab_size)

@@ -1,0 +1,115 @@
+"""The token-level agent: cached log-probs equal a full recomputation, every loss learns a toy task,
+seeded runs repeat, the tagger and warm start work on NER, checkpoints resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tests.toy_envs  # noqa: F401  (registers tests/TargetToken-v0 and tests/ChattyUser-v0)
+from agents.config import TokenPGConfig
+from agents.rollout import SamplingConfig, collect_rollout
+from agents.token_pg import TokenPGAgent
+from dialog_envs.errors import DialogEnvsError
+
+QUIET = dict(progress=False, bf16="off", device="cpu")
+
+
+@pytest.mark.parametrize("env_id", ["tests/ChattyUser-v0", "dialog_envs/DialogueBLEU-v0", "dialog_envs/NER-v0"])
+def test_cached_log_probs_equal_full_recomputation(env_id: str) -> None:
+    config = TokenPGConfig(num_envs=6, algorithm="ppo", temperature=0.7, **QUIET)
+    agent = TokenPGAgent(env_id, config)
+    rollout = collect_rollout(agent.policy, agent.envs, list(range(6)), agent.sampling, agent.device)
+    assert rollout.valid.sum() > 6  # several steps per episode
+    with torch.no_grad():  # the rollout left the policy in eval mode: no dropout in either pass
+        log_probs, values, _ = agent._evaluate_steps(rollout)
+    valid = rollout.valid
+    assert torch.allclose(log_probs[valid], rollout.log_probs[valid], atol=1e-5)
+    assert torch.allclose(values[valid], rollout.values[valid], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(algorithm="reinforce", baseline="moving_average"),
+        dict(algorithm="reinforce", baseline="value"),
+        dict(algorithm="ppo", kl_coef=0.01),
+        dict(algorithm="grpo"),
+        dict(algorithm="rloo"),
+    ],
+    ids=["reinforce-ma", "reinforce-value", "ppo-kl", "grpo", "rloo"],
+)
+def test_every_loss_learns_the_target_token_task(settings: dict) -> None:
+    config = TokenPGConfig(
+        num_envs=32, updates=60, learning_rate=3e-3, eval_every=0, model_config={"n_layer": 1, "n_embd": 32, "n_head": 2},
+        **settings, **QUIET,
+    )
+    agent = TokenPGAgent("tests/TargetToken-v0", config)
+    before = agent.evaluate("train", episodes=64, greedy=False)["return"]
+    agent.learn()
+    after = agent.evaluate("train", episodes=64, greedy=True)["return"]
+    assert before < 0.2
+    assert after >= 0.9, f"{settings}: greedy success {after} after training (random {before})"
+
+
+def test_per_turn_discount_uses_end_of_turn() -> None:
+    config = TokenPGConfig(num_envs=4, gamma=0.5, **QUIET)
+    agent = TokenPGAgent("tests/ChattyUser-v0", config)
+    rollout = collect_rollout(agent.policy, agent.envs, [0, 1, 2, 3], SamplingConfig(), agent.device)
+    turns = (rollout.turn_ends & rollout.valid).sum(dim=1)
+    assert (turns == 3).all()
+
+
+def test_same_seed_same_learning_curve() -> None:
+    def curve() -> list[float]:
+        config = TokenPGConfig(num_envs=8, updates=4, eval_every=2, eval_episodes=8, seed=3, **QUIET)
+        return [m["return"] for m in TokenPGAgent("dialog_envs/DialogueBLEU-v0", config).learn()]
+
+    assert curve() == curve()
+
+
+def test_warm_start_then_rl_on_ner_learns_tags() -> None:
+    config = TokenPGConfig(
+        num_envs=16, warm_start_updates=40, updates=5, eval_every=5, eval_episodes=32, **QUIET
+    )
+    agent = TokenPGAgent("dialog_envs/NER-v0", config)
+    assert agent.policy.kind == "tagger"
+    before = agent.evaluate()["token_accuracy"]
+    history = agent.learn()
+    assert history[-1]["token_accuracy"] > max(0.8, before + 0.2)
+
+
+def test_walk_covers_every_example_once() -> None:
+    agent = TokenPGAgent("dialog_envs/NER-v0", TokenPGConfig(num_envs=7, **QUIET))
+    returns, infos = agent.run_episodes("test", walk=True)
+    assert len(infos) == 300
+    words = [tuple(info["words"]) for info in infos]
+    env = agent._split_envs("test")
+    expected = [s.words for s in env.call("get_wrapper_attr", "corpus")[0].sentences]
+    assert words == expected
+
+
+def test_save_and_load_round_trip(tmp_path) -> None:
+    config = TokenPGConfig(num_envs=4, updates=2, eval_every=0, **QUIET)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config)
+    agent.learn()
+    agent.save(tmp_path / "ckpt")
+    loaded = TokenPGAgent.load(tmp_path / "ckpt")
+    assert loaded.update == 2
+    for (name, a), (_, b) in zip(agent.policy.state_dict().items(), loaded.policy.state_dict().items()):
+        assert torch.equal(a, b), name
+    seeds = [11, 12, 13, 14]
+    greedy = SamplingConfig(greedy=True)
+    first = collect_rollout(agent.policy, agent.envs, seeds, greedy, agent.device)
+    second = collect_rollout(loaded.policy, loaded.envs, seeds, greedy, loaded.device)
+    assert torch.equal(first.actions * first.valid, second.actions * second.valid)
+
+
+def test_bad_config_is_a_clear_error() -> None:
+    with pytest.raises(DialogEnvsError, match="group_size >= 2 dividing num_envs"):
+        TokenPGConfig(algorithm="grpo", num_envs=6, group_size=4)
+    with pytest.raises(DialogEnvsError, match="unknown field"):
+        TokenPGConfig.from_dict({"learning_rat": 1.0})
+    with pytest.raises(DialogEnvsError, match="algorithm"):
+        TokenPGConfig(algorithm="a2c")
