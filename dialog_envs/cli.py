@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "rate": "rate",
     "bench": "bench",
+    "bench-throughput": "bench_throughput",
 }
 
 

@@ -35,16 +35,19 @@ ENV_SPECS: tuple[EnvSpec, ...] = (
     EnvSpec(
         id=f"{NAMESPACE}/NER-v0",
         entry_point="dialog_envs.envs.ner:NEREnv",
+        vector_entry_point="dialog_envs.envs.ner:NERVectorEnv",
         description="Tag a sentence word by word with BIO entity tags (token or entity-F1 rewards).",
     ),
     EnvSpec(
         id=f"{NAMESPACE}/DialogueBLEU-v0",
         entry_point="dialog_envs.envs.dialogue_bleu:DialogueBLEUEnv",
+        vector_entry_point="dialog_envs.envs.dialogue_bleu:DialogueBLEUVectorEnv",
         description="Write the reply to a dialogue context token by token (BLEU, log-BLEU or chrF reward).",
     ),
     EnvSpec(
         id=f"{NAMESPACE}/Sentiment-v0",
         entry_point="dialog_envs.envs.sentiment:SentimentEnv",
+        vector_entry_point="dialog_envs.envs.sentiment:SentimentVectorEnv",
         description="Label a financial news sentence or comment negative/neutral/positive (optional rationale first).",
     ),
     EnvSpec(

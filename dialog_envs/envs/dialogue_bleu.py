@@ -6,6 +6,11 @@ The dialogue data, the tokenizer and the reward functions live elsewhere
 Examples are tokenised once per (data, split, tokenizer, context length) and shared by every
 environment built on them (:func:`encoded_examples`), so creating many environments is cheap
 and ``step`` never calls the tokenizer.
+
+The rules live once, on arrays with one row per episode, in :class:`DialogueBatch`: the single
+env is the batch of one and :class:`DialogueBLEUVectorEnv` (the id's ``vector_entry_point``,
+what ``gym.make_vec`` builds) steps N episodes with array operations and scores every reply that
+ends on a step in one batched call (:meth:`~dialog_envs.metrics.text.TextReward.batch_scores`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.dialogue import Dialogue, Example, find_dialogue_file, make_examples, read_dialogues
 from dialog_envs.data.generated_dialogues import generate_dialogues
 from dialog_envs.data.splits import check_split
+from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
@@ -125,6 +131,9 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
     ...     obs, reward, terminated, truncated, info = env.step(action)
     >>> round(reward, 6), info["response"] == env.unwrapped.example.reference
     (100.0, True)
+
+    ``gym.make_vec("dialog_envs/DialogueBLEU-v0", num_envs=64)`` builds the natively batched
+    :class:`DialogueBLEUVectorEnv` (same results as ``vectorization_mode="sync"``, much faster).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -176,14 +185,16 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
                 "attention_mask": spaces.Box(0, 1, shape=(length,), dtype=np.int64),
             }
         )
-        self._input_ids = np.full(length, self.pad_token_id, dtype=np.int64)
-        self._attention_mask = np.zeros(length, dtype=np.int64)
-        self._index: int | None = None
-        self._context_start = 0
-        self._reply: list[int] = []
-        self._reference_ids: list[int] | None = None
-        self._done = False
-        self._final_info: dict[str, Any] = {}
+        self._core = self.make_core(1)
+
+    per_episode_attributes = frozenset(
+        {"example", "response_text", "expert_action", "text_to_actions", "observation_text", "render", "reset", "step"}
+    )
+    """What differs between episodes (the native vector env serves ``expert_action`` batched)."""
+
+    def make_core(self, num_rows: int) -> DialogueBatch:
+        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
+        return DialogueBatch(self, num_rows)
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
@@ -191,68 +202,23 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        count = len(self.data.examples)
-        if options and "example_index" in options:
-            index = int(options["example_index"])
-            if not 0 <= index < count:
-                raise DialogEnvsError(f"example_index {index} is out of range; expected 0..{count - 1}")
-        else:
-            index = int(self.np_random.integers(count))
-        context = self.data.context_ids[index]
-        self._context_start = max(0, len(context) - self.max_context_tokens)
-        visible = context[self._context_start:]
-        self._input_ids.fill(self.pad_token_id)
-        self._attention_mask.fill(0)
-        self._input_ids[-len(visible):] = visible
-        self._attention_mask[-len(visible):] = 1
-        self._index = index
-        self._reply = []
-        self._reference_ids = None
-        self._done = False
-        self._final_info = {}
-        info = {"example_index": index, "context_tokens": len(visible), "context_truncated": self._context_start > 0}
-        return self._observation(), info
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
+        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        if self._index is None or self._done:
-            raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        token = int(action)
-        if not 0 <= token < self.vocab_size:
+        if np.ndim(action) != 0:
             raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
-        self._input_ids[:-1] = self._input_ids[1:]
-        self._attention_mask[:-1] = self._attention_mask[1:]
-        self._input_ids[-1] = token
-        self._attention_mask[-1] = 1
-        self._reply.append(token)
-        if token == self.eos_token_id:
-            ended_by = "eos"
-        elif len(self._reply) >= self.max_new_tokens:
-            ended_by = "max_new_tokens"
-        else:
-            return self._observation(), 0.0, False, False, {}
-        self._done = True
-        response = self.response_text()
-        reference = self.example.reference
-        scores = self.scorer.scores(response, reference)
-        score = self.scorer.score(scores)
-        reward = score - self.scorer.s_base
-        self._final_info = {
-            "response": response,
-            "reference": reference,
-            **scores,
-            "score": score,
-            "reply_tokens": len(self._reply) - (ended_by == "eos"),
-            "ended_by": ended_by,
-        }
-        return self._observation(), float(reward), True, False, dict(self._final_info)
+        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
+        obs = {key: value[0] for key, value in self._core.observations().items()}
+        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         if self.render_mode is None:
             logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
             return None
         text = self.observation_text()
-        if self._done:
-            info = self._final_info
+        if self._core.done[0]:
+            info = self._core.final_info[0]
             text += (
                 f"\nreference: {info['reference']}\n"
                 f"bleu={info['bleu']:.2f} chrf={info['chrf']:.2f} log_bleu={info['log_bleu']:.4f} "
@@ -265,7 +231,8 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
     @property
     def example(self) -> Example | None:
         """The current example (``.context``, ``.reference``, ``.metadata``); None before reset."""
-        return None if self._index is None else self.data.examples[self._index]
+        index = int(self._core.index[0])
+        return None if index < 0 else self.data.examples[index]
 
     @property
     def examples(self) -> tuple[Example, ...]:
@@ -274,18 +241,12 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
 
     def response_text(self) -> str:
         """The reply so far, decoded (EOS and other special tokens dropped)."""
-        return self.tokenizer.decode(self._reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return self._core.decode_replies(self._core.all_rows)[0]
 
     def expert_action(self) -> int:
         """The next token of the reference reply, then EOS (EOS once the episode is over): the
         warm-start target. References longer than ``max_new_tokens - 1`` tokens are cut."""
-        if self._index is None or self._done:
-            return self.eos_token_id
-        if self._reference_ids is None:
-            ids = self.tokenizer.encode(self.example.reference, add_special_tokens=False)
-            self._reference_ids = list(ids[: self.max_new_tokens - 1]) + [self.eos_token_id]
-        position = len(self._reply)
-        return self._reference_ids[position] if position < len(self._reference_ids) else self.eos_token_id
+        return int(self._core.expert_actions()[0])
 
     def text_to_actions(self, text: str) -> list[int]:
         """The actions that write ``text`` as the (rest of the) reply and then end it with EOS.
@@ -294,7 +255,8 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
             ValueError: the text needs more tokens than the reply has room for.
         """
         ids = list(self.tokenizer.encode(text, add_special_tokens=False))
-        room = self.max_new_tokens - (len(self._reply) if self._index is not None and not self._done else 0)
+        core = self._core
+        room = self.max_new_tokens - (int(core.reply_len[0]) if core.index[0] >= 0 and not core.done[0] else 0)
         if len(ids) + 1 > room:
             raise ValueError(
                 f"the reply is {len(ids)} tokens but only {room - 1} fit before the end-of-reply token "
@@ -307,24 +269,170 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
 
         A turn whose start was cut off by ``max_context_tokens`` begins with ``…``.
         """
-        if self._index is None:
+        index = int(self._core.index[0])
+        if index < 0:
             return "(call reset() first)"
-        context = self.data.context_ids[self._index]
-        starts = self.data.turn_starts[self._index]
+        context_start = int(self._core.context_start[0])
+        context = self.data.context_ids[index]
+        starts = self.data.turn_starts[index]
         ends = list(starts[1:] - self.data.sep_len) + [len(context) - 1]  # the last turn ends before BOS
         lines = []
         for number, (start, end) in enumerate(zip(starts, ends)):
-            if end <= self._context_start:
+            if end <= context_start:
                 continue
-            cut = max(start, self._context_start)
+            cut = max(start, context_start)
             text = self.tokenizer.decode(context[cut:end], skip_special_tokens=True, clean_up_tokenization_spaces=False)
             speaker = "them" if (len(starts) - number) % 2 == 1 else "you"
             lines.append(f"{speaker}: {'…' if cut > start else ''}{text}")
         lines.append(f"you> {self.response_text()}")
         return "\n".join(lines)
 
-    def _observation(self) -> dict[str, np.ndarray]:
-        return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
+
+
+class DialogueBatch(BatchCore):
+    """The state of N DialogueBLEU episodes as arrays, and the env's rules applied to them.
+
+    One row per episode: the left-padded token window (``input_ids``, ``attention_mask``), the
+    example index, the reply written so far and whether the episode is over. A step shifts the
+    windows of the stepped rows left by one with one array operation; the replies that end on the
+    step are decoded and scored together.
+    """
+
+    row_methods = {"expert_action": "expert_actions"}
+
+    def __init__(self, env: DialogueBLEUEnv, num_rows: int) -> None:
+        super().__init__(num_rows)
+        self.data = env.data
+        self.tokenizer = env.tokenizer
+        self.scorer = env.scorer
+        self.vocab_size = env.vocab_size
+        self.eos = env.eos_token_id
+        self.pad = env.pad_token_id
+        self.max_context_tokens = env.max_context_tokens
+        self.max_new_tokens = env.max_new_tokens
+        length = self.max_context_tokens + self.max_new_tokens
+        self.input_ids = np.full((num_rows, length), self.pad, dtype=np.int64)
+        self.attention_mask = np.zeros((num_rows, length), dtype=np.int64)
+        self.index = np.full(num_rows, -1, dtype=np.int64)  # -1: never reset
+        self.context_start = np.zeros(num_rows, dtype=np.int64)
+        self.reply = np.zeros((num_rows, self.max_new_tokens), dtype=np.int64)
+        self.reply_len = np.zeros(num_rows, dtype=np.int64)
+        self.done = np.zeros(num_rows, dtype=bool)
+        self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
+        self._reference_ids: dict[int, np.ndarray] = {}
+
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
+        count = len(self.data.examples)
+        infos = RowInfos()
+        for k, (row, rng) in enumerate(zip(rows, rngs)):
+            if options and "example_index" in options:
+                index = int(options["example_index"])
+                if not 0 <= index < count:
+                    raise DialogEnvsError(f"example_index {index} is out of range; expected 0..{count - 1}")
+            else:
+                index = int(rng.integers(count))
+            context = self.data.context_ids[index]
+            context_start = max(0, len(context) - self.max_context_tokens)
+            visible = context[context_start:]
+            self.input_ids[row].fill(self.pad)
+            self.attention_mask[row].fill(0)
+            self.input_ids[row, -len(visible):] = visible
+            self.attention_mask[row, -len(visible):] = 1
+            self.index[row] = index
+            self.context_start[row] = context_start
+            self.reply_len[row] = 0
+            self.done[row] = False
+            self.final_info[row] = {}
+            infos.sparse[k] = {"example_index": index, "context_tokens": len(visible), "context_truncated": context_start > 0}
+        return infos
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        if (self.index[rows] < 0).any() or self.done[rows].any():
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        tokens = check_actions(actions, len(rows), self.vocab_size, "a token id")
+        every_row = len(rows) == self.num_rows
+        if every_row:  # the common case: one in-place shift of the whole batch
+            self.input_ids[:, :-1] = self.input_ids[:, 1:]
+            self.attention_mask[:, :-1] = self.attention_mask[:, 1:]
+            self.input_ids[:, -1] = tokens
+            self.attention_mask[:, -1] = 1
+        else:
+            self.input_ids[rows, :-1] = self.input_ids[rows, 1:]
+            self.attention_mask[rows, :-1] = self.attention_mask[rows, 1:]
+            self.input_ids[rows, -1] = tokens
+            self.attention_mask[rows, -1] = 1
+        self.reply[rows, self.reply_len[rows]] = tokens
+        self.reply_len[rows] += 1
+        by_eos = tokens == self.eos
+        terminated = by_eos | (self.reply_len[rows] >= self.max_new_tokens)
+        rewards = np.zeros(len(rows), dtype=np.float64)
+        infos = RowInfos()
+        ending = np.flatnonzero(terminated)
+        if len(ending):
+            ended_rows = rows[ending]
+            self.done[ended_rows] = True
+            responses = self.decode_replies(ended_rows)
+            references = [self.data.examples[i].reference for i in self.index[ended_rows]]
+            for k, row, response, reference, scores in zip(
+                ending, ended_rows, responses, references, self.scorer.batch_scores(responses, references)
+            ):
+                score = self.scorer.score(scores)
+                rewards[k] = score - self.scorer.s_base
+                ended_by = "eos" if by_eos[k] else "max_new_tokens"
+                info = {
+                    "response": response,
+                    "reference": reference,
+                    **scores,
+                    "score": score,
+                    "reply_tokens": int(self.reply_len[row]) - (ended_by == "eos"),
+                    "ended_by": ended_by,
+                }
+                self.final_info[row] = info
+                infos.sparse[int(k)] = dict(info)
+        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        if rows is None:
+            return {"input_ids": self.input_ids.copy(), "attention_mask": self.attention_mask.copy()}
+        return {"input_ids": self.input_ids[rows], "attention_mask": self.attention_mask[rows]}
+
+    def decode_replies(self, rows: np.ndarray) -> list[str]:
+        """The replies of ``rows`` so far, decoded (EOS and other special tokens dropped)."""
+        replies = [self.reply[row, : self.reply_len[row]].tolist() for row in rows]
+        return self.tokenizer.batch_decode(replies, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def expert_actions(self) -> np.ndarray:
+        """Per row: the next token of the reference reply, then EOS (EOS once over or before reset).
+        References longer than ``max_new_tokens - 1`` tokens are cut."""
+        actions = np.full(self.num_rows, self.eos, dtype=np.int64)
+        for row in np.flatnonzero((self.index >= 0) & ~self.done):
+            reference = self._reference(int(self.index[row]))
+            position = self.reply_len[row]
+            if position < len(reference):
+                actions[row] = reference[position]
+        return actions
+
+    def _reference(self, index: int) -> np.ndarray:
+        ids = self._reference_ids.get(index)
+        if ids is None:
+            encoded = self.tokenizer.encode(self.data.examples[index].reference, add_special_tokens=False)
+            ids = np.asarray(list(encoded[: self.max_new_tokens - 1]) + [self.eos], dtype=np.int64)
+            self._reference_ids[index] = ids
+        return ids
+
+
+class DialogueBLEUVectorEnv(BatchedVectorEnv):
+    """``num_envs`` DialogueBLEU-v0 episodes stepped together with array operations.
+
+    Takes the arguments of :class:`DialogueBLEUEnv` (but ``render_mode``) plus ``num_envs``.
+    Autoreset, seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
+    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
+    """
+
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        super().__init__(DialogueBLEUEnv(**kwargs), num_envs)
 
 
 # -- data loading and the shared, pre-encoded examples -------------------------------------

@@ -1,11 +1,18 @@
-"""``dialog_envs/NER-v0``: tag a sentence word by word with BIO entity tags."""
+"""``dialog_envs/NER-v0``: tag a sentence word by word with BIO entity tags.
+
+The rules live once, on arrays with one row per episode, in :class:`NERBatch`: the single env is
+the batch of one and :class:`NERVectorEnv` (the id's ``vector_entry_point``) steps N sentences
+with array operations; the F1 rewards come from the incremental
+:class:`~dialog_envs.metrics.ner.PrefixEntityF1` (O(1) per tag instead of re-reading the prefix).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -16,8 +23,9 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
 from dialog_envs.data.splits import check_split
+from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
-from dialog_envs.metrics.ner import sentence_entity_f1
+from dialog_envs.metrics.ner import PrefixEntityF1, sentence_entity_f1
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 NERReward = Literal["token", "dense_f1", "sparse_f1"]
@@ -38,6 +46,24 @@ class EncodedCorpus:
     token_ids: tuple[np.ndarray, ...]
     first_token: tuple[np.ndarray, ...]
     tag_ids: tuple[np.ndarray, ...]
+
+    @cached_property
+    def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(token_ids, first_token, tag_ids, lengths)`` as padded matrices (one row per
+        sentence; ``lengths`` are token counts then word counts), built once for batched steps."""
+        rows = len(self.sentences)
+        max_tokens = max((len(ids) for ids in self.token_ids), default=1)
+        max_words = max((len(tags) for tags in self.tag_ids), default=1)
+        token_ids = np.zeros((rows, max_tokens), dtype=np.int64)
+        first_token = np.zeros((rows, max_words), dtype=np.int64)
+        tag_ids = np.zeros((rows, max_words), dtype=np.int64)
+        lengths = np.zeros((2, rows), dtype=np.int64)
+        for row, (ids, firsts, tags) in enumerate(zip(self.token_ids, self.first_token, self.tag_ids)):
+            token_ids[row, : len(ids)] = ids
+            first_token[row, : len(firsts)] = firsts
+            tag_ids[row, : len(tags)] = tags
+            lengths[:, row] = len(ids), len(tags)
+        return token_ids, first_token, tag_ids, lengths
 
 
 def load_sentences(data_path: str | os.PathLike[str] | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
@@ -197,6 +223,9 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
     ...     obs, reward, done, truncated, info = env.step(0)  # tag everything "O"
     >>> sorted(k for k in info if k.endswith("_tags"))
     ['gold_tags', 'predicted_tags']
+
+    ``gym.make_vec("dialog_envs/NER-v0", num_envs=64)`` builds the natively batched
+    :class:`NERVectorEnv` (same results as ``vectorization_mode="sync"``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -243,58 +272,43 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
                 "previous_tags": spaces.Box(0, num_tags, shape=(max_length,), dtype=np.int64),
             }
         )
-        self._index = 0
-        self._word = 0
-        self._predicted: list[int] = []
-        self._f1_so_far = 0.0
-        self._input_ids = np.zeros(max_length, dtype=np.int64)
-        self._attention_mask = np.zeros(max_length, dtype=np.int64)
+        self._core = self.make_core(1)
+
+    per_episode_attributes = frozenset(
+        {"sentence", "action_masks", "expert_action", "text_to_actions", "observation_text", "render", "reset", "step"}
+    )
+    """What differs between episodes (the native vector env serves ``expert_action`` and
+    ``action_masks`` batched)."""
+
+    def make_core(self, num_rows: int) -> NERBatch:
+        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
+        return NERBatch(self, num_rows)
+
+    @property
+    def _index(self) -> int:
+        return int(self._core.index[0])
+
+    @property
+    def _word(self) -> int:
+        return int(self._core.word[0])
+
+    @property
+    def _predicted(self) -> list[int]:
+        return self._core.predicted[0, : self._word].tolist()
 
     # -- Gymnasium API -------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        n = len(self.corpus.sentences)
-        if options and "index" in options:
-            index = seed if options["index"] == "seed" else options["index"]
-            if not isinstance(index, (int, np.integer)):
-                raise DialogEnvsError(f"options['index']={options['index']!r}; expected a sentence index or 'seed'")
-            index = int(index)
-            if not 0 <= index < n:
-                raise DialogEnvsError(f"options['index']={index} is out of range; the split has {n} sentences")
-            self._index = index
-        else:
-            self._index = int(self.np_random.integers(n))
-        self._word = 0
-        self._predicted = []
-        self._f1_so_far = 0.0
-        ids = self.corpus.token_ids[self._index]
-        self._input_ids[:] = 0
-        self._input_ids[: len(ids)] = ids
-        self._attention_mask[:] = 0
-        self._attention_mask[: len(ids)] = 1
-        return self._observation(), {"action_mask": self.action_masks().astype(np.int8)}
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
+        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int | np.integer) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        action = int(action)
-        if not self.action_space.contains(action):
-            raise DialogEnvsError(f"action {action} is not a tag index in [0, {self.action_space.n})")
-        gold = self.corpus.tag_ids[self._index]
-        self._predicted.append(action)
-        self._word += 1
-        terminated = self._word == len(gold)
-        reward = self._reward(action, gold, terminated)
-        info: dict[str, Any] = {"action_mask": self.action_masks().astype(np.int8)}
-        if terminated:
-            sentence = self.corpus.sentences[self._index]
-            info.update(
-                entity_f1=sentence_entity_f1(sentence.tags, self._tag_names(self._predicted)),
-                token_accuracy=float(np.mean(np.asarray(self._predicted) == gold)),
-                words=list(sentence.words),
-                gold_tags=list(sentence.tags),
-                predicted_tags=self._tag_names(self._predicted),
-            )
-        return self._observation(), reward, terminated, False, info
+        if np.ndim(action) != 0:
+            raise DialogEnvsError(f"action {action!r} is not a tag index in [0, {self.action_space.n})")
+        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
+        obs = {key: value[0] for key, value in self._core.observations().items()}
+        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -317,13 +331,11 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     def action_masks(self) -> np.ndarray:
         """Which tags are valid for the current word (bool, sb3-contrib's MaskablePPO convention)."""
-        previous = self._predicted[-1] if self._predicted else len(self.tags)
-        return self._transitions[previous].astype(bool)
+        return self._core.action_masks()[0]
 
     def expert_action(self) -> int:
         """The gold tag of the word to tag now (0 once the episode is over): the warm-start target."""
-        gold = self.corpus.tag_ids[self._index]
-        return int(gold[self._word]) if self._word < len(gold) else 0
+        return int(self._core.expert_actions()[0])
 
     def text_to_actions(self, text: str) -> list[int]:
         """A tag typed by a person (its name, any case, or its index) as a one-action list."""
@@ -363,26 +375,127 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
     def _tag_names(self, tag_ids: list[int] | np.ndarray) -> list[str]:
         return [self.tags[int(tag)] for tag in tag_ids]
 
-    def _reward(self, action: int, gold: np.ndarray, terminated: bool) -> float:
-        if self.reward_mode == "token":
-            return float(action == gold[self._word - 1])
-        if self.reward_mode == "sparse_f1" and not terminated:
-            return 0.0
-        gold_so_far = self.corpus.sentences[self._index].tags[: self._word]
-        f1 = sentence_entity_f1(gold_so_far, self._tag_names(self._predicted))
-        if self.reward_mode == "sparse_f1":
-            return f1
-        reward, self._f1_so_far = f1 - self._f1_so_far, f1
-        return reward
 
-    def _observation(self) -> dict[str, np.ndarray]:
-        previous_tags = np.full(self.max_length, len(self.tags), dtype=np.int64)
-        previous_tags[: len(self._predicted)] = self._predicted
-        word = min(self._word, len(self.corpus.tag_ids[self._index]) - 1)
+
+class NERBatch(BatchCore):
+    """The state of N NER episodes as arrays, and the env's rules applied to them.
+
+    One row per episode: the sentence index, the word to tag, the tags given so far (the
+    ``previous_tags`` observation itself) and the entity-F1 tracker of the prefix.
+    """
+
+    row_methods = {"expert_action": "expert_actions", "action_masks": "action_masks"}
+
+    def __init__(self, env: NEREnv, num_rows: int) -> None:
+        super().__init__(num_rows)
+        self.corpus = env.corpus
+        self.tags = env.tags
+        self.reward_mode = env.reward_mode
+        self.max_length = env.max_length
+        self.transitions = env._transitions
+        self.num_tags = len(env.tags)
+        self.token_ids, self.first_token, self.gold, lengths = env.corpus.padded
+        self.num_tokens, self.num_words = lengths
+        self.index = np.zeros(num_rows, dtype=np.int64)
+        self.word = np.zeros(num_rows, dtype=np.int64)
+        self.predicted = np.full((num_rows, self.max_length), self.num_tags, dtype=np.int64)
+        self.f1_so_far = np.zeros(num_rows, dtype=np.float64)
+        self.f1 = PrefixEntityF1(self.tags, num_rows) if self.reward_mode != "token" else None
+        self._positions = np.arange(self.max_length)
+
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
+        n = len(self.corpus.sentences)
+        indices = np.empty(len(rows), dtype=np.int64)
+        for k, (rng, seed) in enumerate(zip(rngs, seeds)):
+            if options and "index" in options:
+                index = seed if options["index"] == "seed" else options["index"]
+                if not isinstance(index, (int, np.integer)):
+                    raise DialogEnvsError(f"options['index']={options['index']!r}; expected a sentence index or 'seed'")
+                index = int(index)
+                if not 0 <= index < n:
+                    raise DialogEnvsError(f"options['index']={index} is out of range; the split has {n} sentences")
+                indices[k] = index
+            else:
+                indices[k] = int(rng.integers(n))
+        self.index[rows] = indices
+        self.word[rows] = 0
+        self.predicted[rows] = self.num_tags
+        self.f1_so_far[rows] = 0.0
+        if self.f1 is not None:
+            self.f1.reset(rows)
+        return RowInfos(dense={"action_mask": self.action_masks(rows).astype(np.int8)})
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        actions = check_actions(actions, len(rows), self.num_tags, "a tag index")
+        index, word = self.index[rows], self.word[rows]
+        if (word >= self.num_words[index]).any():
+            raise DialogEnvsError("the episode is over; call reset() first")
+        gold = self.gold[index, word]
+        self.predicted[rows, word] = actions
+        self.word[rows] = word = word + 1
+        terminated = word == self.num_words[index]
+        if self.reward_mode == "token":
+            rewards = (actions == gold).astype(np.float64)
+        else:
+            f1 = self.f1.push(rows, gold, actions)
+            if self.reward_mode == "sparse_f1":
+                rewards = np.where(terminated, f1, 0.0)
+            else:
+                rewards = f1 - self.f1_so_far[rows]
+                self.f1_so_far[rows] = f1
+        infos = RowInfos(dense={"action_mask": self.action_masks(rows).astype(np.int8)})
+        for k in np.flatnonzero(terminated):
+            row, sentence = rows[k], self.corpus.sentences[index[k]]
+            predicted = self.predicted[row, : word[k]]
+            names = [self.tags[tag] for tag in predicted]
+            entity_f1 = float(f1[k]) if self.reward_mode != "token" else sentence_entity_f1(sentence.tags, names)
+            infos.sparse[int(k)] = dict(
+                entity_f1=entity_f1,
+                token_accuracy=float(np.mean(predicted == self.gold[index[k], : word[k]])),
+                words=list(sentence.words),
+                gold_tags=list(sentence.tags),
+                predicted_tags=names,
+            )
+        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = self.all_rows if rows is None else rows
+        index = self.index[rows]
+        word = np.minimum(self.word[rows], self.num_words[index] - 1)
+        width = min(self.token_ids.shape[1], self.max_length)
+        input_ids = np.zeros((len(rows), self.max_length), dtype=np.int64)
+        input_ids[:, :width] = self.token_ids[index, :width]
         return {
-            "input_ids": self._input_ids.copy(),
-            "attention_mask": self._attention_mask.copy(),
-            "word_index": np.array([word], dtype=np.int64),
-            "token_index": np.array([self.corpus.first_token[self._index][word]], dtype=np.int64),
-            "previous_tags": previous_tags,
+            "input_ids": input_ids,
+            "attention_mask": (self._positions < self.num_tokens[index][:, None]).astype(np.int64),
+            "word_index": word[:, None].copy(),
+            "token_index": self.first_token[index, word][:, None],
+            "previous_tags": self.predicted[rows].copy(),
         }
+
+    def action_masks(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Which tags are valid for each row's current word (bool, one row per episode)."""
+        rows = self.all_rows if rows is None else rows
+        word = self.word[rows]
+        previous = np.where(word > 0, self.predicted[rows, np.maximum(word - 1, 0)], self.num_tags)
+        return self.transitions[previous].astype(bool)
+
+    def expert_actions(self) -> np.ndarray:
+        """The gold tag of each row's word to tag now (0 once the episode is over)."""
+        word, index = self.word, self.index
+        over = word >= self.num_words[index]
+        return np.where(over, 0, self.gold[index, np.minimum(word, self.gold.shape[1] - 1)])
+
+
+class NERVectorEnv(BatchedVectorEnv):
+    """``num_envs`` NER-v0 episodes stepped together with array operations.
+
+    Takes the arguments of :class:`NEREnv` (but ``render_mode``) plus ``num_envs``. Autoreset,
+    seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
+    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` and ``call("action_masks")`` are batched.
+    """
+
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        super().__init__(NEREnv(**kwargs), num_envs)

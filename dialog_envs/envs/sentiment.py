@@ -1,4 +1,9 @@
-"""``dialog_envs/Sentiment-v0``: classify one financial text as negative, neutral or positive."""
+"""``dialog_envs/Sentiment-v0``: classify one financial text as negative, neutral or positive.
+
+The rules live once, on arrays with one row per episode, in :class:`SentimentBatch`: the single
+env is the batch of one and :class:`SentimentVectorEnv` (the id's ``vector_entry_point``) steps N
+episodes with array operations.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from dialog_envs.data.labelled import (
     read_labelled_split,
 )
 from dialog_envs.data.splits import SPLITS, check_split, find_split_file
+from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
@@ -121,6 +127,9 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
     obs, reward, terminated, truncated, info = env.step(action)
     print(reward, info["label"], info["correct"])
     ```
+
+    ``gym.make_vec("dialog_envs/Sentiment-v0", num_envs=64)`` builds the natively batched
+    :class:`SentimentVectorEnv` (same results as ``vectorization_mode="sync"``).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -201,57 +210,50 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
             self.action_space = spaces.Discrete(self.num_labels)
         self.observation_space = spaces.Dict(fields)
 
-        self._index: int | None = None
-        self._rationale: list[int] = []
-        self._predicted: int | None = None
-        self._done = False
+        self._core = self.make_core(1)
+
+    per_episode_attributes = frozenset({"expert_action", "text_to_actions", "observation_text", "render", "reset", "step"})
+    """What differs between episodes (the native vector env serves ``expert_action`` batched)."""
+
+    def make_core(self, num_rows: int) -> SentimentBatch:
+        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
+        return SentimentBatch(self, num_rows)
+
+    @property
+    def _index(self) -> int | None:
+        index = int(self._core.index[0])
+        return None if index < 0 else index
+
+    @property
+    def _rationale(self) -> list[int]:
+        return self._core.rationale_tokens(0)
+
+    @property
+    def _predicted(self) -> int | None:
+        predicted = int(self._core.predicted[0])
+        return None if predicted < 0 else predicted
+
+    @property
+    def _done(self) -> bool:
+        return bool(self._core.done[0])
 
     # ----------------------------------------------------------------------------- gymnasium API
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
         """Start an episode on a random example, or on ``options["index"]``."""
         super().reset(seed=seed)
-        if options is not None and options.get("index") is not None:
-            index = options["index"]
-            if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.examples):
-                raise DialogEnvsError(
-                    f"options['index']={index!r}; expected an integer from 0 to {len(self.examples) - 1}"
-                )
-            self._index = int(index)
-        else:
-            self._index = int(self.np_random.integers(len(self.examples)))
-        self._rationale = []
-        self._predicted = None
-        self._done = False
-        return self._observation(), {"index": self._index}
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
+        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int | np.integer) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
         """Append a rationale token (explain mode) or answer a label (ends the episode)."""
         if self._index is None or self._done:
             raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        if (
-            np.ndim(action) != 0
-            or not np.issubdtype(np.asarray(action).dtype, np.integer)
-            or not 0 <= int(action) < int(self.action_space.n)
-        ):
+        if np.ndim(action) != 0 or not np.issubdtype(np.asarray(action).dtype, np.integer):
             raise DialogEnvsError(f"action {action!r} is invalid; expected an integer in {self.action_space}")
-        action = int(action)
-        true = self._label_index[self.examples[self._index].label]
-        offset = self.vocab_size if self.explain else 0
-        if action >= offset:
-            self._predicted = action - offset
-            reward = float(self.reward_matrix[true, self._predicted])
-            self._done = True
-        elif len(self._rationale) < self.max_rationale_tokens:
-            self._rationale.append(action)
-            reward = 0.0
-        else:  # the rationale is full and the agent still did not answer
-            reward = float(self.reward_matrix.min())
-            self._done = True
-        info: dict[str, Any] = {"index": self._index}
-        if self._done:
-            info.update(self._final_info(true))
-        return self._observation(), reward, self._done, False, info
+        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
+        obs = {key: value[0] for key, value in self._core.observations().items()}
+        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         """The state as text (``render_mode="ansi"``), with the true label once the episode is over."""
@@ -264,10 +266,7 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
 
     def expert_action(self) -> int:
         """The action that answers the gold label at once (0 before reset): the warm-start target."""
-        if self._index is None:
-            return 0
-        true = self._label_index[self.examples[self._index].label]
-        return true + (self.vocab_size if self.explain else 0)
+        return int(self._core.expert_actions()[0])
 
     def text_to_actions(self, text: str) -> list[int]:
         """Turn what a person types into actions.
@@ -378,36 +377,6 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
             mask[row, : len(token_ids)] = 1
         return ids, mask
 
-    def _observation(self) -> Observation:
-        assert self._index is not None
-        observation = {
-            "input_ids": self._input_ids[self._index].copy(),
-            "attention_mask": self._attention_mask[self._index].copy(),
-        }
-        if self.explain:
-            length = self.max_rationale_tokens
-            rationale_ids = np.full(length, self.pad_id, dtype=np.int64)
-            rationale_mask = np.zeros(length, dtype=np.int64)
-            if self._rationale:
-                rationale_ids[length - len(self._rationale) :] = self._rationale
-                rationale_mask[length - len(self._rationale) :] = 1
-            observation["rationale_ids"] = rationale_ids
-            observation["rationale_mask"] = rationale_mask
-        return observation
-
-    def _final_info(self, true: int) -> dict[str, Any]:
-        predicted = self._predicted
-        info: dict[str, Any] = {
-            "label": self.labels[true],
-            "label_index": true,
-            "predicted_label": None if predicted is None else self.labels[predicted],
-            "predicted_index": predicted,
-            "correct": predicted == true,
-        }
-        if self.explain:
-            info["rationale"] = self._decode(self._rationale)
-        return info
-
     def _parse_label(self, word: str, *, allow_index: bool) -> int | None:
         lowered = {label.lower(): index for index, label in enumerate(self.labels)}
         if word.lower() in lowered:
@@ -422,3 +391,120 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
     def _decode(self, token_ids: Sequence[int] | np.ndarray) -> str:
         shown = [int(token_id) for token_id in token_ids if int(token_id) not in self._hidden_ids]
         return self.tokenizer.decode(shown, skip_special_tokens=False).strip()
+
+
+class SentimentBatch(BatchCore):
+    """The state of N Sentiment episodes as arrays, and the env's rules applied to them.
+
+    One row per episode: the example index, the rationale so far (left-padded, as observed), the
+    predicted label (-1 while none) and whether the episode is over.
+    """
+
+    row_methods = {"expert_action": "expert_actions"}
+
+    def __init__(self, env: SentimentEnv, num_rows: int) -> None:
+        super().__init__(num_rows)
+        self.env = env
+        self.explain = env.explain
+        self.offset = env.vocab_size if env.explain else 0
+        self.num_actions = int(env.action_space.n)
+        self.reward_matrix = env.reward_matrix
+        self.true = np.asarray([env._label_index[example.label] for example in env.examples], dtype=np.int64)
+        self.length = env.max_rationale_tokens
+        self.index = np.full(num_rows, -1, dtype=np.int64)
+        self.rationale = np.full((num_rows, self.length), env.pad_id, dtype=np.int64)
+        self.rationale_len = np.zeros(num_rows, dtype=np.int64)
+        self.predicted = np.full(num_rows, -1, dtype=np.int64)
+        self.done = np.zeros(num_rows, dtype=bool)
+
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
+        count = len(self.env.examples)
+        infos = RowInfos()
+        for k, (row, rng) in enumerate(zip(rows, rngs)):
+            if options is not None and options.get("index") is not None:
+                index = options["index"]
+                if not isinstance(index, (int, np.integer)) or not 0 <= index < count:
+                    raise DialogEnvsError(f"options['index']={index!r}; expected an integer from 0 to {count - 1}")
+                index = int(index)
+            else:
+                index = int(rng.integers(count))
+            self.index[row] = index
+            infos.sparse[k] = {"index": index}
+        self.rationale[rows] = self.env.pad_id
+        self.rationale_len[rows] = 0
+        self.predicted[rows] = -1
+        self.done[rows] = False
+        return infos
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        if (self.index[rows] < 0).any() or self.done[rows].any():
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        actions = check_actions(actions, len(rows), self.num_actions, f"valid: expected an integer in {self.env.action_space}; it is invalid")
+        true = self.true[self.index[rows]]
+        answers = actions >= self.offset
+        room = self.rationale_len[rows] < self.length
+        writes = ~answers & room
+        rewards = np.zeros(len(rows), dtype=np.float64)
+        predicted = np.where(answers, actions - self.offset, -1)
+        rewards[answers] = self.reward_matrix[true[answers], predicted[answers]]
+        rewards[~answers & ~room] = self.reward_matrix.min()
+        write_rows = rows[writes]
+        if len(write_rows):  # shift the left-padded rationale and append the token
+            self.rationale[write_rows, :-1] = self.rationale[write_rows, 1:]
+            self.rationale[write_rows, -1] = actions[writes]
+            self.rationale_len[write_rows] += 1
+        terminated = ~writes
+        self.predicted[rows] = predicted
+        self.done[rows] = terminated
+        infos = RowInfos()
+        for k, row in enumerate(rows):
+            infos.sparse[k] = {"index": int(self.index[row])}
+            if terminated[k]:
+                infos.sparse[k].update(self._final_info(int(row), int(true[k])))
+        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = self.all_rows if rows is None else rows
+        index = np.maximum(self.index[rows], 0)
+        observation = {"input_ids": self.env._input_ids[index], "attention_mask": self.env._attention_mask[index]}
+        if self.explain:
+            observation["rationale_ids"] = self.rationale[rows].copy()
+            observation["rationale_mask"] = (np.arange(self.length) >= self.length - self.rationale_len[rows][:, None]).astype(np.int64)
+        return observation
+
+    def rationale_tokens(self, row: int) -> list[int]:
+        """The rationale of ``row`` so far, oldest token first."""
+        return self.rationale[row, self.length - self.rationale_len[row] :].tolist()
+
+    def expert_actions(self) -> np.ndarray:
+        """The action answering each row's gold label at once (0 before the first reset)."""
+        started = self.index >= 0
+        return np.where(started, self.true[np.maximum(self.index, 0)] + self.offset, 0)
+
+    def _final_info(self, row: int, true: int) -> dict[str, Any]:
+        predicted = None if self.predicted[row] < 0 else int(self.predicted[row])
+        labels = self.env.labels
+        info: dict[str, Any] = {
+            "label": labels[true],
+            "label_index": true,
+            "predicted_label": None if predicted is None else labels[predicted],
+            "predicted_index": predicted,
+            "correct": predicted == true,
+        }
+        if self.explain:
+            info["rationale"] = self.env._decode(self.rationale_tokens(row))
+        return info
+
+
+class SentimentVectorEnv(BatchedVectorEnv):
+    """``num_envs`` Sentiment-v0 episodes stepped together with array operations.
+
+    Takes the arguments of :class:`SentimentEnv` (but ``render_mode``) plus ``num_envs``.
+    Autoreset, seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
+    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
+    """
+
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        super().__init__(SentimentEnv(**kwargs), num_envs)

@@ -23,11 +23,19 @@ A reward is one metric or a weighted mix, e.g. ``{"bleu": 0.7, "chrf": 0.3}`` me
 
 The same code serves the environments (:class:`TextReward`) and trainers that score batches of
 strings (:func:`reward_function`, with the signature TRL's trainers accept).
+
+**Batches.** :func:`bleu_scores` and :func:`chrf_scores` score many (reply, reference) pairs at
+once with sacrebleu's own statistics and formulas (so the numbers are sacrebleu's, bit for bit;
+``tests/test_text_metrics.py`` checks thousands of random pairs), but without the per-call
+overhead of ``sentence_score``: a reference's n-gram statistics are extracted once and cached
+(an env's references repeat, a GRPO group shares one), and a pair that occurs twice in a batch is
+scored once. ``benchmarks/reward_speed.py`` measures the gain.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,6 +73,54 @@ def sentence_bleu(hypothesis: str, reference: str) -> float:
 def sentence_chrf(hypothesis: str, reference: str) -> float:
     """sacrebleu's sentence chrF (0-100) of ``hypothesis`` against one ``reference``."""
     return float(_chrf_metric().sentence_score(hypothesis, [reference]).score)
+
+
+REFERENCE_CACHE_SIZE = 65536
+"""How many references' n-gram statistics the batch scorers keep (least recently used dropped)."""
+
+_BLEU_REFERENCES: OrderedDict[str, Any] = OrderedDict()
+_CHRF_REFERENCES: OrderedDict[str, Any] = OrderedDict()
+
+
+def _reference_info(cache: OrderedDict[str, Any], metric: BLEU | CHRF, reference: str) -> Any:
+    """sacrebleu's pre-computed statistics of one reference (what ``sentence_score`` recomputes each call)."""
+    info = cache.get(reference)
+    if info is None:
+        info = metric._extract_reference_info([metric._preprocess_segment(reference)])
+        cache[reference] = info
+        if len(cache) > REFERENCE_CACHE_SIZE:
+            cache.popitem(last=False)
+    return info
+
+
+def _batch_scores(
+    metric: BLEU | CHRF, cache: OrderedDict[str, Any], hypotheses: Sequence[str], references: Sequence[str]
+) -> list[float]:
+    if len(hypotheses) != len(references):
+        raise DialogEnvsError(f"{len(hypotheses)} hypotheses but {len(references)} references; expected one reference each")
+    done: dict[tuple[str, str], float] = {}
+    scores = []
+    for hypothesis, reference in zip(hypotheses, references):
+        key = (hypothesis, reference)
+        score = done.get(key)
+        if score is None:
+            if not isinstance(hypothesis, str) or not isinstance(reference, str):
+                raise DialogEnvsError(f"cannot score {hypothesis!r} against {reference!r}; expected two strings")
+            info = _reference_info(cache, metric, reference)
+            stats = metric._compute_segment_statistics(metric._preprocess_segment(hypothesis), info)
+            score = done[key] = float(metric._compute_score_from_stats(stats).score)
+        scores.append(score)
+    return scores
+
+
+def bleu_scores(hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+    """sacrebleu's sentence BLEU (0-100) of every ``hypotheses[i]`` against ``references[i]``."""
+    return _batch_scores(_bleu_metric(), _BLEU_REFERENCES, hypotheses, references)
+
+
+def chrf_scores(hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+    """sacrebleu's sentence chrF (0-100) of every ``hypotheses[i]`` against ``references[i]``."""
+    return _batch_scores(_chrf_metric(), _CHRF_REFERENCES, hypotheses, references)
 
 
 def log_bleu(bleu: float, bleu_floor: float = DEFAULT_BLEU_FLOOR) -> float:
@@ -125,12 +181,25 @@ class TextReward:
 
     def scores(self, hypothesis: str, reference: str) -> dict[str, float]:
         """Every metric of :data:`METRICS` for this reply."""
-        bleu = sentence_bleu(hypothesis, reference)
-        return {
-            "bleu": bleu,
-            "chrf": sentence_chrf(hypothesis, reference),
-            "log_bleu": log_bleu(bleu, self.bleu_floor),
-        }
+        return self.batch_scores([hypothesis], [reference])[0]
+
+    def batch_scores(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[dict[str, float]]:
+        """Every metric of :data:`METRICS` for each reply (one batched call per metric)."""
+        bleus = bleu_scores(hypotheses, references)
+        chrfs = chrf_scores(hypotheses, references)
+        return [
+            {"bleu": bleu, "chrf": chrf, "log_bleu": log_bleu(bleu, self.bleu_floor)} for bleu, chrf in zip(bleus, chrfs)
+        ]
+
+    def batch_rewards(self, hypotheses: Sequence[str], references: Sequence[str]) -> list[float]:
+        """The reward of each reply (computes only the metrics the mix uses)."""
+        columns: dict[str, list[float]] = {}
+        if "bleu" in self.weights or "log_bleu" in self.weights:
+            columns["bleu"] = bleu_scores(hypotheses, references)
+            columns["log_bleu"] = [log_bleu(bleu, self.bleu_floor) for bleu in columns["bleu"]]
+        if "chrf" in self.weights:
+            columns["chrf"] = chrf_scores(hypotheses, references)
+        return [self.combine({name: values[i] for name, values in columns.items()}) for i in range(len(hypotheses))]
 
     def score(self, scores: Mapping[str, float]) -> float:
         """The weighted sum of the metric values (the reward before ``s_base``)."""
@@ -142,13 +211,7 @@ class TextReward:
 
     def __call__(self, hypothesis: str, reference: str) -> float:
         """The reward of one reply (computes only the metrics the mix uses)."""
-        scores: dict[str, float] = {}
-        if "bleu" in self.weights or "log_bleu" in self.weights:
-            scores["bleu"] = sentence_bleu(hypothesis, reference)
-            scores["log_bleu"] = log_bleu(scores["bleu"], self.bleu_floor)
-        if "chrf" in self.weights:
-            scores["chrf"] = sentence_chrf(hypothesis, reference)
-        return self.combine(scores)
+        return self.batch_rewards([hypothesis], [reference])[0]
 
 
 def completion_text(completion: Any) -> str:
@@ -206,7 +269,7 @@ def reward_function(
             raise DialogEnvsError(
                 f"{len(completions)} completions but {len(references)} references; expected one reference each"
             )
-        return [scorer(completion_text(c), r) for c, r in zip(completions, references)]
+        return scorer.batch_rewards([completion_text(c) for c in completions], list(references))
 
     name = reward if isinstance(reward, str) else "_".join(f"{k}{v:g}" for k, v in scorer.weights.items())
     score_batch.__name__ = f"{name}_reward"  # TRL logs rewards under the function's name

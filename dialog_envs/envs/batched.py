@@ -1,0 +1,267 @@
+"""The batched core shared by every single env and its natively vectorised twin.
+
+Each environment keeps the state of its episodes in arrays with one row per episode and
+implements its rules once, on those arrays, in a :class:`BatchCore`. The single env is the batch
+of one (a core with one row); :class:`BatchedVectorEnv` is the batch of N (a core with N rows,
+stepped with array operations). So there is one copy of every rule, and the vector env gives
+exactly what N single envs in ``SyncVectorEnv`` give for the same seeds.
+
+Vector env behaviour (the same as ``gymnasium.vector.SyncVectorEnv``, so it is a drop-in):
+
+* **Autoreset**: ``AutoresetMode.NEXT_STEP``. The step after an episode ended resets that
+  sub-env: its action is ignored, it returns the new episode's first observation, reward 0,
+  ``terminated = truncated = False`` and the reset info.
+* **Seeding**: every sub-env has its own ``np.random.Generator``. ``reset(seed=s)`` seeds sub-env
+  ``i`` with ``s + i``, ``reset(seed=[s0, s1, ...])`` with ``s_i``; ``None`` keeps the generators
+  (or creates random ones). Sub-env ``i`` then draws exactly what a single env reset with the same
+  seed draws.
+* **Infos**: Gymnasium's vector form, ``{key: array, "_key": mask}`` (built with
+  ``VectorEnv._add_info``).
+* **call / get_attr**: ``call("expert_action")`` (and the other per-episode methods a core lists
+  in ``row_methods``) returns one value per sub-env; data and settings shared by every sub-env
+  (``tokenizer``, ``examples``, ``tags``, ...) are returned once per sub-env, as
+  ``SyncVectorEnv.get_attr`` does. The shared attributes are also attributes of the vector env
+  itself (``envs.tokenizer``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from dialog_envs.errors import DialogEnvsError
+
+
+@dataclass
+class RowInfos:
+    """The infos of some rows of a batch after a reset or a step.
+
+    ``dense`` holds the keys every one of those rows has, as arrays with one entry per row (in
+    the order of the rows passed in); ``sparse[k]`` holds the other keys of the ``k``-th row.
+    """
+
+    dense: dict[str, np.ndarray] = field(default_factory=dict)
+    sparse: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def row(self, k: int) -> dict[str, Any]:
+        """The info dict of the ``k``-th row, as a single env returns it."""
+        info = {key: value[k].copy() if isinstance(value[k], np.ndarray) else value[k] for key, value in self.dense.items()}
+        info.update(self.sparse.get(k, {}))
+        return info
+
+
+class BatchCore(ABC):
+    """The state and rules of ``num_rows`` episodes of one environment, as arrays.
+
+    Rows are addressed with an ``int64`` array of row numbers. A subclass implements
+    :meth:`start` (begin episodes), :meth:`advance` (apply actions) and :meth:`observations`.
+    """
+
+    row_methods: dict[str, str] = {}
+    """Per-episode methods of the single env (name) served by a batched method of the core (name)."""
+
+    def __init__(self, num_rows: int) -> None:
+        if num_rows < 1:
+            raise DialogEnvsError(f"num_envs={num_rows}; expected at least 1")
+        self.num_rows = int(num_rows)
+        self.all_rows = np.arange(self.num_rows, dtype=np.int64)
+
+    @abstractmethod
+    def start(
+        self,
+        rows: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        seeds: Sequence[int | None],
+        options: dict[str, Any] | None,
+    ) -> RowInfos:
+        """Begin a new episode in each of ``rows``, drawing from ``rngs[k]`` for ``rows[k]``
+        (``seeds[k]`` is the seed that row was reset with, None when it was not reseeded)."""
+
+    @abstractmethod
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        """Apply ``actions[k]`` to ``rows[k]``; returns rewards (float64), terminated, truncated, infos."""
+
+    @abstractmethod
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The observations of ``rows`` (every row when None), as fresh arrays."""
+
+
+def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an action id") -> np.ndarray:
+    """``actions`` as an ``int64`` array of ``count`` valid action ids.
+
+    Raises:
+        DialogEnvsError: wrong shape, a non-integer, or an id outside ``0 .. num_actions - 1``
+            (the message says the action "is not ``kind``").
+    """
+    array = np.asarray(actions)
+    if array.dtype == object and array.shape == (count,):
+        if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in array):
+            array = array.astype(np.int64)
+    if array.shape != (count,) or not np.issubdtype(array.dtype, np.integer):
+        shown = actions[0] if count == 1 and array.shape == (1,) else actions
+        raise DialogEnvsError(f"action {shown!r} is not {kind}; expected integers in 0..{num_actions - 1}")
+    bad = (array < 0) | (array >= num_actions)
+    if bad.any():
+        raise DialogEnvsError(f"action {array[bad][0]} is not {kind}; expected 0..{num_actions - 1}")
+    return array.astype(np.int64, copy=False)
+
+
+class BatchedVectorEnv(VectorEnv):
+    """A natively batched ``VectorEnv`` over a :class:`BatchCore` of ``num_envs`` rows.
+
+    Subclasses pass a single env (the *template*, built with the same arguments, which holds the
+    data, tokenizer and spaces shared by every sub-env) and its ``make_core(num_envs)``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, template: gym.Env, num_envs: int) -> None:
+        self.template = template
+        self.core: BatchCore = template.make_core(num_envs)
+        self.num_envs = int(num_envs)
+        self.single_observation_space = template.observation_space
+        self.single_action_space = template.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.render_mode = None
+        self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+        self._started = False
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+
+    # -- Gymnasium vector API ----------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Reset every sub-env (or those of ``options["reset_mask"]``); seeds as ``SyncVectorEnv``."""
+        if seed is None:
+            seeds: list[int | None] = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}.")
+        options = dict(options) if options is not None else None
+        mask = np.ones(self.num_envs, dtype=bool)
+        if options is not None and "reset_mask" in options:
+            mask = np.asarray(options.pop("reset_mask"))
+            if mask.shape != (self.num_envs,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},) with a True value")
+            if not self._started and not mask.all():
+                raise DialogEnvsError("the first reset() must reset every sub-env")
+        rows = np.flatnonzero(mask)
+        for row in rows:
+            if seeds[row] is not None or self._rngs[row] is None:
+                self._rngs[row], _ = seeding.np_random(seeds[row])
+        self._autoreset[rows] = False
+        infos = self._vector_infos(rows, self.core.start(rows, [self._rngs[r] for r in rows], [seeds[r] for r in rows], options))
+        self._started = True
+        return self.core.observations(), infos
+
+    def step(
+        self, actions: Any
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-env; those whose episode ended on the previous step are reset instead."""
+        if not self._started:
+            raise DialogEnvsError("call reset() before step()")
+        resetting = self._autoreset
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if resetting.any():
+            reset_rows = np.flatnonzero(resetting)
+            step_rows = np.flatnonzero(~resetting)
+            reset_infos = self.core.start(reset_rows, [self._rngs[r] for r in reset_rows], [None] * len(reset_rows), None)
+        else:
+            step_rows = self.core.all_rows
+            reset_rows, reset_infos = step_rows[:0], RowInfos()
+        if len(step_rows):
+            step_actions = np.asarray(actions)
+            if step_actions.shape == (self.num_envs,) and len(step_rows) < self.num_envs:
+                step_actions = step_actions[step_rows]
+            elif step_actions.shape != (self.num_envs,):
+                raise DialogEnvsError(f"actions {actions!r}; expected {self.num_envs} action ids")
+            r, te, tr, step_infos = self.core.advance(step_rows, step_actions)
+            rewards[step_rows], terminated[step_rows], truncated[step_rows] = r, te, tr
+        else:
+            step_infos = RowInfos()
+        infos = self._vector_infos(step_rows, step_infos, reset_rows, reset_infos)
+        self._autoreset = terminated | truncated
+        return self.core.observations(), rewards, terminated, truncated, infos
+
+    def _vector_infos(
+        self, rows_a: np.ndarray, infos_a: RowInfos, rows_b: np.ndarray | None = None, infos_b: RowInfos | None = None
+    ) -> dict[str, Any]:
+        """Vector infos of one or two disjoint row sets; sparse keys are added in row order, as
+        ``SyncVectorEnv`` adds them, so the arrays get the same dtypes."""
+        if rows_b is None or infos_b is None:
+            rows_b, infos_b = rows_a[:0], RowInfos()
+        infos: dict[str, Any] = {}
+        for rows, part in ((rows_a, infos_a), (rows_b, infos_b)):
+            self._add_dense(infos, rows, part.dense)
+        sparse = [(int(rows_a[k]), info) for k, info in infos_a.sparse.items()]
+        sparse += [(int(rows_b[k]), info) for k, info in infos_b.sparse.items()]
+        for row, info in sorted(sparse, key=lambda item: item[0]):
+            infos = self._add_info(infos, info, row)
+        return infos
+
+    def _add_dense(self, infos: dict[str, Any], rows: np.ndarray, dense: dict[str, np.ndarray]) -> None:
+        for key, values in dense.items():
+            if key not in infos:
+                infos[key] = np.zeros((self.num_envs, *values.shape[1:]), dtype=values.dtype)
+                infos[f"_{key}"] = np.zeros(self.num_envs, dtype=np.bool_)
+            infos[key][rows] = values
+            infos[f"_{key}"][rows] = True
+
+    # -- sub-env access ----------------------------------------------------------------------
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """One result per sub-env: a per-episode method of ``core.row_methods`` (e.g.
+        ``expert_action``), ``get_wrapper_attr`` of a shared attribute, or a shared attribute."""
+        if name in self.core.row_methods:
+            method: Callable[..., Any] = getattr(self.core, self.core.row_methods[name])
+            return tuple(method(*args, **kwargs))
+        if name == "get_wrapper_attr" and len(args) == 1 and not kwargs:
+            return self.get_attr(args[0])
+        value = self._shared(name)
+        if callable(value):
+            return tuple(value(*args, **kwargs) for _ in range(self.num_envs))
+        return tuple(value for _ in range(self.num_envs))
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """A shared attribute once per sub-env, as it is (a tokenizer is returned, not called)."""
+        if name in self.core.row_methods:
+            return self.call(name)
+        value = self._shared(name)
+        return tuple(value for _ in range(self.num_envs))
+
+    def _shared(self, name: str) -> Any:
+        """An attribute of the template that is the same in every sub-env (data, tokenizer, settings)."""
+        if name.startswith("_") or name in self.template.per_episode_attributes:
+            raise DialogEnvsError(
+                f"{name!r} differs per episode and the native vector env does not serve it; "
+                f"supported per-episode calls: {', '.join(sorted(self.core.row_methods)) or 'none'}"
+            )
+        if not hasattr(self.template, name):
+            raise AttributeError(f"the sub-envs have no attribute {name!r}")
+        return getattr(self.template, name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Shared attributes of the sub-envs (``envs.tokenizer``, ``envs.tags``) read as the vector env's own.
+        if name.startswith("_") or name in ("template", "core"):
+            raise AttributeError(name)
+        if name in self.template.per_episode_attributes:
+            raise AttributeError(name)
+        return getattr(self.template, name)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.template.close()
