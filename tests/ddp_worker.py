@@ -19,7 +19,7 @@ if __name__ == "__main__":
     assert init_distributed()
     config = TokenPGConfig(num_envs=4, updates=3, eval_every=0, progress=False, bf16="off", device="cpu",
                            model_config={"n_layer": 1, "n_embd": 32, "n_head": 2})
-    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"reward": "chrf"})  # chrF: nonzero from the start
     initial = torch.cat([p.detach().flatten().clone() for p in agent.policy.parameters()])
     seeds = agent._rollout_seeds()
     agent.learn()
