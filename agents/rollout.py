@@ -80,7 +80,8 @@ def _action_mask(infos: dict[str, Any], device: torch.device) -> torch.Tensor | 
     """The envs' action masks as a bool tensor (all-True rows where an env gave none)."""
     if "action_mask" not in infos:
         return None
-    masks = np.stack([np.asarray(mask, dtype=bool) for mask in infos["action_mask"]])
+    masks = infos["action_mask"]  # (N, A) from native vector envs, an object array of rows otherwise
+    masks = np.stack(masks).astype(bool) if masks.dtype == object else masks.astype(bool)
     present = np.asarray(infos.get("_action_mask", np.ones(len(masks), dtype=bool)))
     return torch.as_tensor(np.where(present[:, None], masks, True), device=device)
 

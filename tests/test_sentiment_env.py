@@ -157,7 +157,7 @@ def test_explain_mode_overflow_ends_without_a_label():
     assert env.step(token)[2] is False and env.step(token)[2] is False
     _, reward, terminated, _, info = env.step(token)
     assert terminated and reward == -2.0
-    assert info["predicted_label"] is None and info["correct"] is False
+    assert info["predicted_label"] == "" and info["predicted_index"] == -1 and info["correct"] is False
     assert "predicted: (none)" in env.observation_text()
 
 

@@ -73,12 +73,6 @@ def test_native_equals_sync(env_id: str, kwargs: dict[str, Any]) -> None:
             expert_n, expert_s = native.call("expert_action"), sync.call("expert_action")
             assert expert_n == expert_s, f"step {step}: expert {expert_n} != {expert_s}"
             actions = np.where(rng.random(num_envs) < 0.6, np.asarray(expert_s), rng.integers(sizes, size=num_envs))
-            if "rationale_mask" in obs_s:
-                # Answer once the rationale is full: an episode that ends without a label has
-                # predicted_index None, and gymnasium's _add_info (SyncVectorEnv's too) cannot mix
-                # None with the ints of other sub-envs in one step.
-                full = obs_s["rationale_mask"].all(axis=1)
-                actions = np.where(full, np.asarray(expert_s), actions)
             results_n, results_s = native.step(actions), sync.step(actions)
             obs_s = results_s[0]
             for name, a, b in zip(("obs", "reward", "terminated", "truncated", "info"), results_n, results_s):

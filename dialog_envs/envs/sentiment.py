@@ -112,7 +112,8 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
 
     ``reset`` and every step: ``index`` (the example's position in the split). The last step also
     has ``label`` and ``label_index`` (the truth), ``predicted_label`` and ``predicted_index``
-    (``None`` when an explain-mode episode ended without a label), ``correct`` (bool) and, in
+    (``""`` and ``-1`` when an explain-mode episode ended without a label, so that vector envs
+    can batch them), ``correct`` (bool) and, in
     explain mode, ``rationale`` (the decoded text).
 
     ## Example
@@ -484,12 +485,12 @@ class SentimentBatch(BatchCore):
         return np.where(started, self.true[np.maximum(self.index, 0)] + self.offset, 0)
 
     def _final_info(self, row: int, true: int) -> dict[str, Any]:
-        predicted = None if self.predicted[row] < 0 else int(self.predicted[row])
+        predicted = int(self.predicted[row])
         labels = self.env.labels
         info: dict[str, Any] = {
             "label": labels[true],
             "label_index": true,
-            "predicted_label": None if predicted is None else labels[predicted],
+            "predicted_label": labels[predicted] if predicted >= 0 else "",
             "predicted_index": predicted,
             "correct": predicted == true,
         }
