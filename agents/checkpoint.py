@@ -20,6 +20,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,8 @@ def save_checkpoint(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
     save_model(policy, str(staging / "policy.safetensors"))
-    backbone.save_pretrained(staging / "model", safe_serialization=True)
+    with _quiet_transformers():
+        backbone.save_pretrained(staging / "model", safe_serialization=True)
     tokenizer.save_pretrained(staging / "tokenizer")
     if optimizer is not None:
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
@@ -81,6 +84,20 @@ def load_weights(folder: str | os.PathLike[str], policy: nn.Module, optimizer: t
     load_model(policy, str(folder / "policy.safetensors"))
     if optimizer is not None and (folder / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No "Writing model shards" progress bar in the middle of the training bar."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _fsync_tree(folder: Path) -> None:

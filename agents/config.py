@@ -30,8 +30,9 @@ class TokenPGConfig:
 
     # -- policy model ----------------------------------------------------------------------------
     model: str | None = _help(
-        "Hugging Face model name or local path. None builds a small model from a config around the "
-        "env's tokenizer: GPT-2 for generation envs, BERT for tagging/classification envs.",
+        "Hugging Face model name or local path, or a packaged model's short name ('minilm', 'smollm2'; "
+        "see agents/pretrained.py). None builds a small model from a config around the env's "
+        "tokenizer: GPT-2 for generation envs, BERT for tagging/classification envs.",
         None,
     )
     gguf_file: str | None = _help("GGUF file inside `model` to load (e.g. SmolLM2's), passed as gguf_file=.", None)

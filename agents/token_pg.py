@@ -38,6 +38,7 @@ from agents.checkpoint import load_weights, read_state, recover, save_checkpoint
 from agents.config import TokenPGConfig
 from agents.device import autocast, resolve_device, use_bf16
 from agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
+from agents.pretrained import resolve_model
 from agents.rollout import Rollout, SamplingConfig, collect_rollout, numeric_means
 from agents.run_logging import RunLogger
 from dialog_envs.errors import DialogEnvsError
@@ -87,8 +88,9 @@ class TokenPGAgent:
         self.bf16 = use_bf16(config.bf16, self.device)
         torch.manual_seed(config.seed)
 
-        if config.model is not None and "tokenizer" not in self.env_kwargs:
-            self.env_kwargs["tokenizer"] = _model_tokenizer(config.model, config.gguf_file)
+        self.model_path, self.gguf_file = (None, None) if config.model is None else resolve_model(config.model, config.gguf_file)
+        if self.model_path is not None and "tokenizer" not in self.env_kwargs:
+            self.env_kwargs["tokenizer"] = _model_tokenizer(self.model_path, self.gguf_file)
         self.envs = make_envs(env_id, config.num_envs, self.env_kwargs, "train")
         self.tokenizer = env_attribute(self.envs, "tokenizer")
         self.num_actions = int(self.envs.single_action_space.n)
@@ -130,12 +132,12 @@ class TokenPGAgent:
         value_head = config.algorithm == "ppo" or (config.algorithm == "reinforce" and config.baseline == "value")
         window = int(self.envs.single_observation_space["input_ids"].shape[0])
         if kind == "causal_lm":
-            model = build_causal_lm(self.tokenizer, config.model, config.gguf_file, config.model_config, 2 * window)
+            model = build_causal_lm(self.tokenizer, self.model_path, self.gguf_file, config.model_config, 2 * window)
             policy: CausalLMPolicy | TaggerPolicy = CausalLMPolicy(
                 self._maybe_lora(model), self.tokenizer.pad_token_id, self.num_actions, value_head
             )
         else:
-            encoder = build_encoder(self.tokenizer, config.model, config.model_config, window)
+            encoder = build_encoder(self.tokenizer, self.model_path, config.model_config, window)
             policy = TaggerPolicy(self._maybe_lora(encoder), self.num_actions, value_head)
         if config.compile:
             policy.backbone.forward = torch.compile(policy.backbone.forward)
@@ -227,7 +229,7 @@ class TokenPGAgent:
                 config.max_episode_steps, self.bf16, expert=True,
             )
             self.policy.train()
-            log_probs, _, _ = self._evaluate_steps(rollout)
+            log_probs, _, _ = self._evaluate_steps(rollout, temperature=1.0)  # plain maximum likelihood
             loss = -(log_probs * rollout.valid).sum() / rollout.valid.sum()
             self._gradient_step(loss)
             self.warm_start_done += 1
@@ -243,11 +245,14 @@ class TokenPGAgent:
         base = 10**9 + self.config.seed * 1_000_003 + self.warm_start_done * self.config.num_envs + self.rank * 100_000_019
         return list(range(base, base + self.config.num_envs))
 
-    def _evaluate_steps(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Recompute (with gradients) the log-probs, values and entropies of the rollout's actions."""
+    def _evaluate_steps(
+        self, rollout: Rollout, temperature: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Recompute (with gradients) the log-probs, values and entropies of the rollout's actions,
+        under the sampling temperature unless another one is given."""
         with autocast(self.device, self.bf16):
             logits, values = self.trainable(rollout.policy_inputs)
-        scaled = masked_logits(logits, rollout.action_masks, self.config.temperature)
+        scaled = masked_logits(logits, rollout.action_masks, temperature or self.config.temperature)
         log_all = scaled.log_softmax(dim=-1)
         log_probs = log_all.gather(-1, rollout.actions[..., None])[..., 0]
         probabilities = log_all.exp()
@@ -272,7 +277,9 @@ class TokenPGAgent:
             stats["kl_coef"] = self.kl_coef
             self._adapt_kl(stats["kl"])
         self._set_learning_rate(total)
-        self.policy.train()
+        # No dropout in RL updates: the recomputed log-probs must be those the actions were sampled
+        # from (PPO's ratio starts at exactly 1), as in TRL. The warm start keeps dropout.
+        self.policy.eval()
 
         if config.algorithm == "ppo":
             advantages, returns = generalized_advantages(

@@ -1,0 +1,102 @@
+"""The token-level agent on the bundled defaults: the figures issue 5 asks for, in one command.
+
+    python -m benchmarks.agent_targets [--only ner,dialogue,simuser] [--out benchmarks/results/agent_targets.json]
+
+- NER-v0: warm start on gold tags, then REINFORCE; validation token accuracy (whole split) and
+  the wall time.
+- DialogueBLEU-v0: warm start on reference replies, then RL with the BLEU reward, 3 seeds;
+  validation BLEU (greedy, 128 fixed episodes) of the warm-start policy and of the RL policy, the
+  mean gain and its standard error over seeds.
+- SimUser-v0: warm start on the reference agent's turns, then RL with the satisfaction reward;
+  validation success rate.
+
+Every run is limited by its config (updates), not by a timer; the JSON records each run's wall
+seconds so the "at most 5 minutes of CPU" budget can be checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agents.config import TokenPGConfig
+from agents.evaluation import evaluate_agent
+from agents.token_pg import TokenPGAgent
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "ner": dict(
+        env_id="dialog_envs/NER-v0",
+        config=dict(num_envs=32, warm_start_updates=60, updates=40, learning_rate=1e-4, eval_every=20,
+                    eval_episodes=128, eval_metric="token_accuracy"),
+    ),
+    "dialogue": dict(
+        env_id="dialog_envs/DialogueBLEU-v0",
+        config=dict(num_envs=32, warm_start_updates=150, updates=150, algorithm="rloo", group_size=4,
+                    temperature=0.6, learning_rate=1e-4, eval_every=25, eval_episodes=128, eval_metric="bleu"),
+        seeds=(0, 1, 2),
+    ),
+    "simuser": dict(
+        env_id="dialog_envs/SimUser-v0",
+        config=dict(num_envs=16, warm_start_updates=60, updates=20, learning_rate=5e-5, eval_every=10,
+                    eval_episodes=64, eval_metric="success", max_episode_steps=600),
+    ),
+}
+
+
+def run_one(env_id: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Warm start, evaluate, RL, evaluate; returns both evaluations and the wall time."""
+    started = time.perf_counter()
+    agent = TokenPGAgent(env_id, TokenPGConfig(**config, seed=seed, progress=False))
+    agent.learn(updates=0)  # the warm start only
+    warm = agent.evaluate("validation")
+    warm_seconds = time.perf_counter() - started
+    history = agent.learn()
+    final = agent.evaluate("validation")
+    best = max(history, key=lambda metrics: metrics[config["eval_metric"]]) if history else final
+    result = {
+        "seed": seed,
+        "warm_start": warm,
+        "after_rl": final,
+        "best_validation": best,
+        "warm_start_seconds": round(warm_seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    if env_id.endswith("NER-v0"):
+        result["validation_report_token_accuracy"] = evaluate_agent(agent, "validation").metrics["token_micro_f1"]
+    agent.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="ner,dialogue,simuser", help="comma-separated subset of ner, dialogue, simuser")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/agent_targets.json"))
+    args = parser.parse_args()
+    results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results["machine"] = {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                          "cuda": torch.cuda.is_available()}
+    for name in args.only.split(","):
+        setting = SETTINGS[name]
+        runs = [run_one(setting["env_id"], setting["config"], seed) for seed in setting.get("seeds", (0,))]
+        entry: dict[str, Any] = {"env_id": setting["env_id"], "config": setting["config"], "runs": runs}
+        metric = setting["config"]["eval_metric"]
+        gains = [run["after_rl"][metric] - run["warm_start"][metric] for run in runs]
+        entry["metric"] = metric
+        entry["mean_gain"] = statistics.mean(gains)
+        if len(gains) > 1:
+            entry["gain_standard_error"] = statistics.stdev(gains) / len(gains) ** 0.5
+        results[name] = entry
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+        print(name, json.dumps({k: v for k, v in entry.items() if k != "runs"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
