@@ -4,7 +4,7 @@ A checkpoint is a folder:
 
 - ``policy.safetensors``: every weight of the policy (backbone and heads), the source of truth;
 - ``model/``: the backbone as ``save_pretrained`` writes it (safetensors), loadable on its own by
-  ``from_pretrained``;
+  ``from_pretrained`` (a LoRA policy's adapter is merged into it);
 - ``tokenizer/``: the env's tokenizer;
 - ``optimizer.pt``: the optimizer state (tensors and numbers only, read back with
   ``torch.load(weights_only=True)``, which never unpickles arbitrary objects);
@@ -16,6 +16,7 @@ either the previous checkpoint or the new one, never half of one.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -46,6 +47,8 @@ def save_checkpoint(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
     save_model(policy, str(staging / "policy.safetensors"))
+    if hasattr(backbone, "merge_and_unload"):  # LoRA: model/ holds the merged weights, usable alone
+        backbone = copy.deepcopy(backbone).merge_and_unload()
     with _quiet_transformers():
         backbone.save_pretrained(staging / "model", safe_serialization=True)
     tokenizer.save_pretrained(staging / "tokenizer")

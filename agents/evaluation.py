@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,3 +65,35 @@ def comparison_table(before: EvaluationReport, after: EvaluationReport) -> str:
         old, new = before.metrics[name], after.metrics[name]
         lines.append(f"| {name} | {old:.4f} | {new:.4f} | {new - old:+.4f} |")
     return "\n".join(lines)
+
+
+def compare_checkpoints(
+    checkpoint: str | Path,
+    baseline: str | Path | None = None,
+    env_id: str | None = None,
+    split: str = "test",
+    episodes: int | None = None,
+) -> tuple[EvaluationReport | None, EvaluationReport, str]:
+    """Evaluate ``checkpoint`` and ``baseline`` (default: the run's ``initial`` checkpoint, the
+    policy before RL, when it exists) on ``split``; returns both reports and a printable summary."""
+    checkpoint = Path(checkpoint)
+    after_agent = TokenPGAgent.load(checkpoint, env_id=env_id, progress=False)
+    after = evaluate_agent(after_agent, split, episodes)
+    baseline = Path(baseline) if baseline is not None else checkpoint.parent / "initial"
+    before = None
+    if (baseline / "state.json").exists():
+        before_agent = TokenPGAgent.load(baseline, env_id=after_agent.env_id, progress=False)
+        before = evaluate_agent(before_agent, split, episodes)
+        before_agent.close()
+    after_agent.close()
+    lines = [f"{after_agent.env_id}, split {split}, {after.episodes} episodes, greedy"]
+    if before is not None:
+        lines += [f"before = {baseline}, after = {checkpoint}", "", comparison_table(before, after)]
+    else:
+        lines.append(json.dumps(after.metrics, indent=2))
+    for label, report in (("before", before), ("after", after)):
+        if report is not None and report.token_report is not None:
+            scores = report.entity_scores
+            lines += ["", f"token-level report ({label})", str(report.token_report),
+                      f"entity-level ({label}): precision {scores.precision:.4f}  recall {scores.recall:.4f}  F1 {scores.f1:.4f}"]
+    return before, after, "\n".join(lines)

@@ -106,7 +106,8 @@ class CausalLMPolicy(nn.Module):
         self.num_actions = num_actions  # the env's vocabulary; a model's embedding may be padded larger
         hidden = model.config.get_text_config().hidden_size
         self.value_head = nn.Linear(hidden, 1) if value_head else None
-        parameters = inspect.signature(model.forward).parameters
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under a LoRA wrapper
+        parameters = inspect.signature(base.forward).parameters
         # transformers 5.2x renamed past_key_values to cache; accept both.
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
 

@@ -452,7 +452,9 @@ class TokenPGAgent:
         folder = Path(folder)
         recover(folder)
         state = read_state(folder)
-        values = {**state["config"], **config_overrides, "model": str(folder / "model"), "gguf_file": None, "lora_rank": 0}
+        # The backbone comes from model/; a LoRA policy is wrapped again and policy.safetensors then
+        # restores its base weights and adapter exactly.
+        values = {**state["config"], **config_overrides, "model": str(folder / "model"), "gguf_file": None}
         config = TokenPGConfig.from_dict(values, source=str(folder / "state.json"))
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
         agent = cls(env_id or state["env_id"], config, env_kwargs, out_dir)

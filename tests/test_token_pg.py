@@ -113,3 +113,30 @@ def test_bad_config_is_a_clear_error() -> None:
         TokenPGConfig.from_dict({"learning_rat": 1.0})
     with pytest.raises(DialogEnvsError, match="algorithm"):
         TokenPGConfig(algorithm="a2c")
+
+
+def test_lora_policy_uses_its_disabled_adapter_as_the_kl_reference() -> None:
+    pytest.importorskip("peft")
+    config = TokenPGConfig(num_envs=4, updates=2, eval_every=0, lora_rank=4, kl_coef=0.1, learning_rate=1e-2, **QUIET)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"reward": "chrf"})
+    assert agent.reference is None  # no second copy of the model
+    trainable = [name for name, p in agent.policy.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name for name in trainable if name.startswith("model."))
+    agent.learn()
+    rollout = collect_rollout(agent.policy, agent.envs, [1, 2, 3, 4], agent.sampling, agent.device)
+    with torch.no_grad(), agent._reference_policy() as reference:
+        reference_logits, _ = reference(rollout.policy_inputs)
+    with torch.no_grad():
+        policy_logits, _ = agent.policy(rollout.policy_inputs)
+    assert not torch.allclose(reference_logits, policy_logits)  # the adapter moved the policy away from the reference
+
+
+def test_lora_checkpoint_round_trip(tmp_path) -> None:
+    pytest.importorskip("peft")
+    config = TokenPGConfig(num_envs=2, updates=1, eval_every=0, lora_rank=4, learning_rate=1e-2, **QUIET)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"reward": "chrf"})
+    agent.learn()
+    agent.save(tmp_path / "ckpt")
+    loaded = TokenPGAgent.load(tmp_path / "ckpt")
+    for (name, a), (_, b) in zip(agent.policy.state_dict().items(), loaded.policy.state_dict().items()):
+        assert torch.equal(a, b), name

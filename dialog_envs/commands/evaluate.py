@@ -24,28 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.evaluation import comparison_table, evaluate_agent
-    from agents.token_pg import TokenPGAgent
+    from agents.evaluation import compare_checkpoints
 
     env_id = None if args.env is None else check_env_id(args.env)
-    overrides = {"progress": False}
-    after_agent = TokenPGAgent.load(args.checkpoint, env_id=env_id, **overrides)
-    after = evaluate_agent(after_agent, args.split, args.episodes)
-    baseline = args.baseline or args.checkpoint.parent / "initial"
-    before = None
-    if (baseline / "state.json").exists():
-        before = evaluate_agent(TokenPGAgent.load(baseline, env_id=after_agent.env_id, **overrides), args.split, args.episodes)
-    print(f"{after_agent.env_id}, split {args.split}, {after.episodes} episodes, greedy")
-    if before is not None:
-        print(f"before = {baseline}, after = {args.checkpoint}\n")
-        print(comparison_table(before, after))
-    else:
-        print(json.dumps(after.metrics, indent=2))
-    for label, report in (("before", before), ("after", after)):
-        if report is not None and report.token_report is not None:
-            scores = report.entity_scores
-            print(f"\ntoken-level report ({label})\n{report.token_report}")
-            print(f"entity-level ({label}): precision {scores.precision:.4f}  recall {scores.recall:.4f}  F1 {scores.f1:.4f}")
+    before, after, summary = compare_checkpoints(args.checkpoint, args.baseline, env_id, args.split, args.episodes)
+    print(summary)
     if args.json is not None:
         payload = {"after": after.as_dict(), "before": None if before is None else before.as_dict()}
         args.json.write_text(json.dumps(payload, indent=2))

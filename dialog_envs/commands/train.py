@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-k", "--env-kwarg", action="append", default=[], metavar="KEY=VALUE", help="env constructor argument")
     parser.add_argument("--out", required=True, type=Path, help="run folder: logs, checkpoints/{initial,best,last}")
+    parser.add_argument(
+        "--report-split", default="test",
+        help="after training, compare the best checkpoint with the policy before RL on this split ('none' skips it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
     if agent.rank > 0:
         return 0
     if history:
-        print("validation:", json.dumps(history[-1]))
-    print(f"checkpoints in {args.out / 'checkpoints'}; evaluate with: dialog-envs evaluate --checkpoint {args.out / 'checkpoints' / 'best'} --split test")
+        print("last validation:", json.dumps({k: round(v, 4) for k, v in history[-1].items()}))
+    best = args.out / "checkpoints" / "best"
+    if args.report_split != "none" and (best / "state.json").exists():
+        from agents.evaluation import compare_checkpoints
+
+        print()
+        print(compare_checkpoints(best, split=args.report_split)[2])
+    print(f"\ncheckpoints in {args.out / 'checkpoints'}; metrics in {args.out / 'metrics.csv'}")
     return 0
