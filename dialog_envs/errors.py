@@ -42,21 +42,22 @@ class DataFormatError(DialogEnvsError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
-def read_text_lines(path: str | PathLike[str]) -> list[str]:
-    """Read a UTF-8 text file as lines without their line endings.
+def read_text_lines(path: str | PathLike[str], encoding: str = "utf-8") -> list[str]:
+    """Read a text file (UTF-8 unless told otherwise) as lines without their line endings.
 
     Raises:
-        DataFormatError: the file is empty or holds bytes that are not UTF-8 (the error names
-            the line of the first bad byte).
+        DataFormatError: the file is empty or holds bytes that are not valid in the encoding (the
+            error names the line of the first bad byte).
     """
     with open(path, "rb") as handle:
         raw = handle.read()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
+        name = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
         raise DataFormatError(
-            path, f"byte {raw[error.start]:#04x} is not valid UTF-8; expected UTF-8 text", line=line
+            path, f"byte {raw[error.start]:#04x} is not valid {name}; expected {name} text", line=line
         ) from None
     if not text.strip():
         raise DataFormatError(path, "the file is empty; expected at least one record")

@@ -3,7 +3,6 @@ seeded runs repeat, the tagger and warm start work on NER, checkpoints resume.""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

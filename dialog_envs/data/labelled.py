@@ -333,26 +333,15 @@ def _resolve_format(path: str | PathLike[str], format: str) -> str:
 
 
 def _read_lines(path: str | PathLike[str], encoding: str) -> list[str]:
-    """Lines of a text file: UTF-8 through :func:`read_text_lines`, other encodings checked the same way."""
+    """Lines of a text file through :func:`read_text_lines`, in any encoding Python knows; a UTF-8
+    byte-order mark is dropped."""
     try:
         codec = codecs.lookup(encoding).name
     except LookupError:
         raise DialogEnvsError(f"unknown text encoding {encoding!r}; expected e.g. 'utf-8' or 'latin-1'") from None
-    if codec == "utf-8":
-        lines = read_text_lines(path)
-        lines[0] = lines[0].removeprefix("\ufeff")  # a byte-order mark is not part of the text
-        return lines
-    raw = Path(path).read_bytes()
-    try:
-        text = raw.decode(codec)
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataFormatError(
-            path, f"byte {raw[error.start]:#04x} is not valid {encoding}; expected {encoding} text", line=line
-        ) from None
-    if not text.strip():
-        raise DataFormatError(path, "the file is empty; expected at least one record")
-    return text.splitlines()
+    lines = read_text_lines(path, codec)
+    lines[0] = lines[0].removeprefix("\ufeff")  # a byte-order mark is not part of the text
+    return lines
 
 
 def _check_label(path: str | PathLike[str], label: str, line: int, field: str) -> None:

@@ -15,11 +15,9 @@ ends on a step in one batched call (:meth:`~dialog_envs.metrics.text.TextReward.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym

@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import gymnasium as gym
