@@ -50,6 +50,10 @@ class CountingVectorEnv(gym.vector.VectorWrapper):
         self._active = np.zeros(self.num_envs, dtype=bool)
         self._returns = np.zeros(self.num_envs)
 
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """Forwarded to the wrapped env (the warm start calls ``expert_action`` through it)."""
+        return self.env.call(name, *args, **kwargs)
+
     def reset(self, *, seed: Any = None, options: Any = None) -> tuple[Any, dict[str, Any]]:
         self._active[:] = True
         self._returns[:] = 0.0

@@ -200,3 +200,10 @@ def test_episode_log_curve() -> None:
     ]
     assert log.curve(20, 100, points=1) == [{"env_steps": 100, "episodes": 2, "return": 6.0}]
     assert EpisodeLog().curve(0, 10) == []
+
+
+def test_token_pg_warm_start_runs_through_the_step_counter() -> None:
+    agent = TokenPGAdapter("dialog_envs/Sentiment-v0", seed=0, **{**QUICK_TOKEN_PG, "warm_start_updates": 3})
+    agent.learn(8)
+    assert agent.agent.warm_start_done == 3
+    assert agent.env_steps >= 3 * 4  # the warm start's steps count against the budget
