@@ -62,19 +62,42 @@ class ReferenceAgent:
         self.tracks: dict[str, _Track] = {}
         self.turn = 0
 
-    def reply(self, user_text: str) -> str:
-        """The agent's answer to the user's latest utterance."""
+    def observe(self, user_text: str) -> Reading | None:
+        """Read the user's latest utterance into the tracked constraints, without answering."""
         self.turn += 1
         self.domain = self._domain_of(user_text)
         if self.domain is None:
-            return "Hello, how can I help you today?"
+            return None
         reading = self.reader(user_text, self.domain)
-        track = self.tracks.setdefault(self.domain, _Track())
-        domain = self.schema.domain(self.domain)
-        self._update(track, domain, reading)
+        self._update(self.tracks.setdefault(self.domain, _Track()), self.schema.domain(self.domain), reading)
+        return reading
+
+    def reply(self, user_text: str) -> str:
+        """The agent's answer to the user's latest utterance."""
+        reading = self.observe(user_text)
+        if reading is None:
+            return "Hello, how can I help you today?"
         if reading.goodbye and not reading.informs and not reading.requests:
             return "You're welcome. Goodbye!"
-        return self._answer(track, domain)
+        return self._answer(self.tracks[self.domain], self.schema.domain(self.domain))
+
+    def database_view(self, max_entities: int = 1) -> str:
+        """One line of what the database holds for the constraints read so far: the domain, how
+        many entities match, and the first ``max_entities`` of them with all their slots.
+
+        This is the "DB result" a task-oriented dialogue system works from; SimUser-v0 shows it
+        to learned agents after every user turn (``database_view=True``).
+        """
+        if self.domain is None:
+            return "db: no request yet"
+        domain = self.schema.domain(self.domain)
+        constraints = {s: v for s, v in self.tracks[self.domain].constraints.items() if v != DONTCARE}
+        matches = domain.query(constraints)
+        line = f"db: {domain.name}, {len(matches)} match{'es' if len(matches) != 1 else ''}"
+        for index in matches[:max_entities]:
+            entity = domain.entities[index]
+            line += "; " + ", ".join(f"{domain.slots[s].phrase} {v}" for s, v in entity.items() if s in domain.slots)
+        return line
 
     # -- reading the user --------------------------------------------------------------------------
 

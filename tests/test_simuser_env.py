@@ -209,3 +209,24 @@ def test_one_can_plug_in_another_user() -> None:
             _, reward, terminated, _, info = env.step(action)
         rewards.append(reward)
     assert rewards == [1.0, 0.0] and terminated and info["success"]
+
+
+def test_database_view_shows_the_facts_the_user_asks_for() -> None:
+    env = gym.make("dialog_envs/SimUser-v0").unwrapped
+    env.reset(seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, info = env.step(env.expert_action())
+        done = terminated or truncated
+    text = env.observation_text()
+    database_lines = [line for line in text.splitlines() if line.startswith("db: ")]
+    user_lines = [line for line in text.splitlines() if line.startswith("user: ")]
+    assert len(database_lines) == len(user_lines)
+    # every fact the reference agent told the user stands in a db line before it was said
+    for line in text.splitlines():
+        if line.startswith("agent: The ") and " is " in line:
+            value = line.split(" is ", 1)[1].split(".")[0]
+            assert any(value in db for db in database_lines), line
+    hidden = gym.make("dialog_envs/SimUser-v0", database_view=False).unwrapped
+    hidden.reset(seed=0)
+    assert "db: " not in hidden.observation_text()

@@ -116,6 +116,11 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
     * ``patience``: agent turns without progress before the user gives up.
     * ``user_factory``: ``schema -> User`` to plug in one's own user simulator (see
       :class:`~dialog_envs.simuser.conversation.User`); default the agenda-based user.
+    * ``database_view``: when True (default) every user turn is followed by a ``db:`` line: the
+      domain, how many database entities match the constraints the user has stated so far (read
+      by the reference agent's rule-based tracker), and the first match with all its slots. It is
+      the DB result a task-oriented dialogue system works from; without it a learned agent cannot
+      know the facts (carrier, tracking number, fees) that the user asks for.
     * ``render_mode``: None or ``"ansi"`` (the transcript with per-turn rewards).
 
     ## Info
@@ -155,6 +160,7 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         scoring: SatisfactionConfig | None = None,
         patience: int = 5,
         user_factory: Callable[[Schema], User] | None = None,
+        database_view: bool = True,
         render_mode: str | None = None,
     ) -> None:
         check_split(split)
@@ -169,6 +175,7 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
         self.render_mode = render_mode
+        self.database_view = bool(database_view)
         self.max_turns = int(max_turns)
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
@@ -227,6 +234,11 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         self._done = False
         self._expert: Any = None
         self._expert_plan: list[int] | None = None
+        if self.database_view:
+            from agents.simuser_reference import ReferenceAgent  # the agent-side tracker and DB lookup
+
+            self._tracker = ReferenceAgent(self.schema)
+            self._database_lines: list[str] = []
         self._append(self._encode_user_turn(user_text, first=True))
         return self._observation(), {"end_of_turn": False, "dropped_tokens": self.dropped_tokens, "user_text": user_text}
 
@@ -316,7 +328,13 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         """The whole conversation as text (``user:`` / ``agent:`` lines), then the reply so far."""
         if not self._started:
             return "(call reset() first)"
-        lines = [f"{role}: {text}" for role, text, _ in self.conversation.transcript]
+        lines = []
+        user_turns = 0
+        for role, text, _ in self.conversation.transcript:
+            lines.append(f"{role}: {text}")
+            if role == "user" and self.database_view:
+                lines.append(self._database_lines[user_turns])
+                user_turns += 1
         if not self._done:
             lines.append(f"{AGENT_MARKER} {self.reply_text()}".rstrip())
         return "\n".join(lines)
@@ -325,7 +343,12 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
 
     def _encode_user_turn(self, text: str, first: bool) -> list[int]:
         prefix = "" if first else "\n"
-        return list(self.tokenizer.encode(f"{prefix}{USER_MARKER} {text}\n{AGENT_MARKER}", add_special_tokens=False))
+        database = ""
+        if self.database_view:
+            self._tracker.observe(text)
+            self._database_lines.append(self._tracker.database_view())
+            database = f"\n{self._database_lines[-1]}"
+        return list(self.tokenizer.encode(f"{prefix}{USER_MARKER} {text}{database}\n{AGENT_MARKER}", add_special_tokens=False))
 
     def _append(self, ids: list[int]) -> None:
         n = len(ids)
