@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 import dialog_envs  # noqa: F401  (registers the env ids)
-from agents.rollout import numeric_means
+from agents.rollout import row_info, summarize_episodes
 from dialog_envs.errors import DialogEnvsError
 
 EVAL_SEED_BASE = 2**31 - 1
@@ -43,22 +43,6 @@ def action_masks_of(infos: dict[str, Any]) -> np.ndarray | None:
     masks = np.stack([np.asarray(mask, dtype=bool) for mask in infos["action_mask"]])
     present = np.asarray(infos.get("_action_mask", np.ones(len(masks), dtype=bool)), dtype=bool)
     return np.where(present[:, None], masks, True)
-
-
-def final_numbers(infos: dict[str, Any], row: int) -> dict[str, float]:
-    """The numbers (and booleans, as 0/1) of env ``row``'s info in a vector env's batched
-    ``infos``; text, masks and nested mappings (e.g. SimUser's ``goal``) are left out."""
-    found: dict[str, float] = {}
-    for key, value in infos.items():
-        if key.startswith("_") or key == "action_mask" or isinstance(value, dict):
-            continue
-        present = infos.get(f"_{key}")
-        if present is not None and not present[row]:
-            continue
-        item = value[row]
-        if isinstance(item, (bool, int, float, np.bool_, np.integer, np.floating)):
-            found[key] = float(item)
-    return found
 
 
 def run_episodes(
@@ -94,7 +78,7 @@ def run_episodes(
                 episode_length += active
                 done = terminated | truncated
                 for row in np.flatnonzero(active & done):
-                    final[row] = final_numbers(infos, row)
+                    final[row] = row_info(infos, row)
                 active &= ~done
                 if not active.any():
                     break
@@ -104,7 +88,7 @@ def run_episodes(
             infos_at_end.extend(final[:keep])
     finally:
         envs.close()
-    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **numeric_means(infos_at_end)}
+    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **summarize_episodes(infos_at_end)}
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.rollout import numeric_means
+from agents.rollout import summarize_episodes
 from agents.token_pg import TokenPGAgent
 from dialog_envs.metrics.ner import EntityScores, TokenReport, entity_scores, token_report
 
@@ -44,7 +44,7 @@ def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | Non
     except AttributeError:
         walk = False
     returns, infos = agent.run_episodes(split, episodes, greedy=True, walk=walk)
-    metrics = {"return": float(np.mean(returns)), **numeric_means(infos)}
+    metrics = {"return": float(np.mean(returns)), **summarize_episodes(infos)}
     report = EvaluationReport(split, len(returns), metrics)
     if infos and all("gold_tags" in info and "predicted_tags" in info for info in infos):
         gold = [list(info["gold_tags"]) for info in infos]
@@ -52,7 +52,6 @@ def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | Non
         report.token_report = token_report(gold, predicted)
         report.entity_scores = entity_scores(gold, predicted)
         metrics["token_micro_f1"] = report.token_report.rows["micro avg"]["f1-score"]
-        metrics["entity_f1_corpus"] = report.entity_scores.f1
     return report
 
 

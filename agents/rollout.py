@@ -133,7 +133,7 @@ def collect_rollout(
         records["turn_ends"].append(torch.as_tensor(turn_end))
         records["masks"].append(action_mask)
         for row in np.flatnonzero(active & done):
-            final_info[row] = _row_info(infos, row)
+            final_info[row] = row_info(infos, row)
         active &= ~done
         if not active.any():
             break
@@ -152,7 +152,7 @@ def collect_rollout(
     )
 
 
-def _row_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
+def row_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
     """Env ``row``'s info out of the vector env's batched infos (numbers become floats; nested
     infos, which Gymnasium batches as dicts of arrays, are taken apart the same way)."""
     found: dict[str, Any] = {}
@@ -163,14 +163,32 @@ def _row_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
         if present is not None and not present[row]:
             continue
         if isinstance(value, dict):
-            found[key] = _row_info(value, row)
+            found[key] = row_info(value, row)
             continue
         item = value[row]
         found[key] = float(item) if isinstance(item, (bool, np.bool_, int, float, np.integer, np.floating)) else item
     return found
 
 
-def numeric_means(infos: list[dict[str, Any]]) -> dict[str, float]:
-    """The mean of every numeric info key over episodes (e.g. ``entity_f1``, ``bleu``, ``success``)."""
+def summarize_episodes(infos: list[dict[str, Any]]) -> dict[str, float]:
+    """Metrics of a set of episodes from their last infos.
+
+    The mean of every numeric key (``entity_f1``, ``bleu``, ``success``, ...), plus corpus-level
+    scores where the infos allow them: ``macro_f1`` over the episodes' labels (``label_index`` and
+    ``predicted_index``, as Sentiment-v0 reports them) and ``entity_f1_corpus`` over their tags
+    (``gold_tags`` and ``predicted_tags``, as NER-v0 reports them).
+    """
     keys = sorted({key for info in infos for key, value in info.items() if isinstance(value, float)})
-    return {key: float(np.mean([info[key] for info in infos if isinstance(info.get(key), float)])) for key in keys}
+    metrics = {key: float(np.mean([info[key] for info in infos if isinstance(info.get(key), float)])) for key in keys}
+    if infos and all("label_index" in info and "predicted_index" in info for info in infos):
+        from dialog_envs.metrics.classification import macro_f1
+
+        truth = [int(info["label_index"]) for info in infos]
+        predicted = [int(info["predicted_index"]) if info["predicted_index"] >= 0 else None for info in infos]
+        metrics["macro_f1"] = macro_f1(truth, predicted)
+    if infos and all("gold_tags" in info and "predicted_tags" in info for info in infos):
+        from dialog_envs.metrics.ner import entity_scores
+
+        gold = [list(info["gold_tags"]) for info in infos]
+        metrics["entity_f1_corpus"] = entity_scores(gold, [list(info["predicted_tags"]) for info in infos]).f1
+    return metrics

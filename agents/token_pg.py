@@ -39,7 +39,7 @@ from agents.config import TokenPGConfig
 from agents.device import autocast, resolve_device, use_bf16
 from agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
 from agents.pretrained import resolve_model
-from agents.rollout import Rollout, SamplingConfig, collect_rollout, numeric_means
+from agents.rollout import Rollout, SamplingConfig, collect_rollout, summarize_episodes
 from agents.run_logging import RunLogger
 from dialog_envs.errors import DialogEnvsError
 
@@ -320,7 +320,7 @@ class TokenPGAgent:
             self._gradient_step(loss)
             stats["value_loss"] = value_loss.item()
         stats.update(policy_loss=policy_loss.item(), entropy=entropy_mean.item(), learning_rate=self.optimizer.param_groups[0]["lr"])
-        stats.update({f"env/{key}": value for key, value in numeric_means(rollout.final_info).items()})
+        stats.update({f"env/{key}": value for key, value in summarize_episodes(rollout.final_info).items()})
         return stats
 
     def _gradient_step(self, loss: torch.Tensor) -> None:
@@ -390,7 +390,7 @@ class TokenPGAgent:
     def evaluate(self, split: str = "validation", episodes: int | None = None, greedy: bool = True) -> dict[str, float]:
         """Mean return and the mean of every numeric final-info metric over seeded episodes."""
         returns, infos = self.run_episodes(split, episodes, greedy)
-        return {"return": float(np.mean(returns)), **numeric_means(infos)}
+        return {"return": float(np.mean(returns)), **summarize_episodes(infos)}
 
     def _split_envs(self, split: str) -> gym.vector.VectorEnv:
         if split == "train":

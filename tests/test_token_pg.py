@@ -41,7 +41,7 @@ def test_cached_log_probs_equal_full_recomputation(env_id: str) -> None:
 )
 def test_every_loss_learns_the_target_token_task(settings: dict) -> None:
     config = TokenPGConfig(
-        num_envs=32, updates=60, learning_rate=3e-3, eval_every=0, model_config={"n_layer": 1, "n_embd": 32, "n_head": 2},
+        num_envs=32, updates=100, learning_rate=3e-3, eval_every=0, model_config={"n_layer": 1, "n_embd": 32, "n_head": 2},
         **settings, **QUIET,
     )
     agent = TokenPGAgent("tests/TargetToken-v0", config)
