@@ -21,8 +21,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from agents.policies import quiet_transformers
 from dialog_envs.errors import DialogEnvsError
 
 
@@ -49,7 +48,7 @@ def save_checkpoint(
     save_model(policy, str(staging / "policy.safetensors"))
     if hasattr(backbone, "merge_and_unload"):  # LoRA: model/ holds the merged weights, usable alone
         backbone = copy.deepcopy(backbone).merge_and_unload()
-    with _quiet_transformers():
+    with quiet_transformers():
         backbone.save_pretrained(staging / "model", safe_serialization=True)
     tokenizer.save_pretrained(staging / "tokenizer")
     if optimizer is not None:
@@ -87,20 +86,6 @@ def load_weights(folder: str | os.PathLike[str], policy: nn.Module, optimizer: t
     load_model(policy, str(folder / "policy.safetensors"))
     if optimizer is not None and (folder / "optimizer.pt").exists():
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-
-
-@contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """No "Writing model shards" progress bar in the middle of the training bar."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -15,6 +15,8 @@ Both have an optional value head on the shared trunk (for PPO and value baseline
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from typing import Any
 
@@ -35,10 +37,25 @@ from transformers import (
 from dialog_envs.errors import DialogEnvsError
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No transformers progress bars ("Loading weights", "Writing model shards") inside ours."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_pretrained(kind: type, name_or_path: str, **kwargs: Any) -> PreTrainedModel:
     """``kind.from_pretrained`` with a one-line error naming the model on failure."""
     try:
-        return kind.from_pretrained(name_or_path, **kwargs)
+        with quiet_transformers():
+            return kind.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as error:
         raise DialogEnvsError(
             f"could not load model {name_or_path!r}: expected a local folder with config.json and weights, "
