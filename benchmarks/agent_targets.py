@@ -6,7 +6,8 @@
   the wall time.
 - DialogueBLEU-v0: warm start on reference replies, then RL with the BLEU reward, 3 seeds;
   validation BLEU (greedy, 128 fixed episodes) of the warm-start policy and of the RL policy, the
-  mean gain and its standard error over seeds.
+  mean gain and its standard error over seeds; and the seed's protocol: the checkpoint chosen by
+  validation BLEU (early stopping) against the warm-start policy on the held-out test split.
 - SimUser-v0: warm start on the reference agent's turns, then RL with the satisfaction reward;
   validation success rate.
 
@@ -19,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from typing import Any
 import torch
 
 from agents.config import TokenPGConfig
-from agents.evaluation import evaluate_agent
+from agents.evaluation import compare_checkpoints, evaluate_agent
 from agents.token_pg import TokenPGAgent
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -51,9 +54,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def run_one(env_id: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Warm start, evaluate, RL, evaluate; returns both evaluations and the wall time."""
+    """Warm start, evaluate, RL, evaluate; returns both evaluations, the test-split comparison of
+    the best-on-validation checkpoint with the warm-start one, and the wall time."""
     started = time.perf_counter()
-    agent = TokenPGAgent(env_id, TokenPGConfig(**config, seed=seed, progress=False))
+    folder = Path(tempfile.mkdtemp(prefix="agent-targets-"))
+    agent = TokenPGAgent(env_id, TokenPGConfig(**config, seed=seed, progress=False), out_dir=folder)
     agent.learn(updates=0)  # the warm start only
     warm = agent.evaluate("validation")
     warm_seconds = time.perf_counter() - started
@@ -71,6 +76,11 @@ def run_one(env_id: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
     if env_id.endswith("NER-v0"):
         result["validation_report_token_accuracy"] = evaluate_agent(agent, "validation").metrics["token_micro_f1"]
     agent.close()
+    if (folder / "checkpoints" / "best" / "state.json").exists():
+        before, after, _ = compare_checkpoints(folder / "checkpoints" / "best", split="test", episodes=config["eval_episodes"])
+        result["test_initial"] = before.metrics if before is not None else None
+        result["test_best_on_validation"] = after.metrics
+    shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
@@ -87,11 +97,14 @@ def main() -> None:
         runs = [run_one(setting["env_id"], setting["config"], seed) for seed in setting.get("seeds", (0,))]
         entry: dict[str, Any] = {"env_id": setting["env_id"], "config": setting["config"], "runs": runs}
         metric = setting["config"]["eval_metric"]
-        gains = [run["after_rl"][metric] - run["warm_start"][metric] for run in runs]
         entry["metric"] = metric
-        entry["mean_gain"] = statistics.mean(gains)
-        if len(gains) > 1:
-            entry["gain_standard_error"] = statistics.stdev(gains) / len(gains) ** 0.5
+        for label, before, after in (("", "warm_start", "after_rl"), ("test_", "test_initial", "test_best_on_validation")):
+            if not all(run.get(before) and run.get(after) for run in runs):
+                continue
+            gains = [run[after][metric] - run[before][metric] for run in runs]
+            entry[f"{label}mean_gain"] = statistics.mean(gains)
+            if len(gains) > 1:
+                entry[f"{label}gain_standard_error"] = statistics.stdev(gains) / len(gains) ** 0.5
         results[name] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))

@@ -266,7 +266,11 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         if self.render_mode is None:
             logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
             return None
-        text = self.conversation.render()
+        lines = self.conversation.render().splitlines()
+        if self.database_view:  # a person playing the agent needs the database as much as a model
+            database = iter(self._database_lines)
+            lines = [piece for line in lines for piece in ([line, next(database, "")] if line.startswith("user:") else [line])]
+        text = "\n".join(line for line in lines if line)
         if self._reply:
             text += f"\nagent> {self.reply_text()}"
         return text + "\n"
