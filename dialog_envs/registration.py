@@ -53,6 +53,7 @@ ENV_SPECS: tuple[EnvSpec, ...] = (
     EnvSpec(
         id=f"{NAMESPACE}/SimUser-v0",
         entry_point="dialog_envs.envs.simuser:SimUserEnv",
+        vector_entry_point="dialog_envs.envs.simuser:SimUserVectorEnv",
         description="Talk with a simulated user who has a goal, token by token; rewarded by its satisfaction per turn.",
     ),
 )

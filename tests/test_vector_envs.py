@@ -23,6 +23,7 @@ CASES = {
     "dialog_envs/NER-v0": [{"reward": "token"}, {"reward": "dense_f1"}, {"reward": "sparse_f1", "mask_invalid_transitions": False}],
     "dialog_envs/DialogueBLEU-v0": [{"reward": "bleu"}, {"reward": {"log_bleu": 1.0, "chrf": 0.5}, "s_base": 1.0, "max_new_tokens": 6}],
     "dialog_envs/Sentiment-v0": [{}, {"explain": True, "max_rationale_tokens": 3, "reward_matrix": [[1, 0, -2], [0, 1, 0], [-2, 0, 1]]}],
+    "dialog_envs/SimUser-v0": [{"max_reply_tokens": 4, "max_turns": 3}, {"max_reply_tokens": 6, "max_length": 48, "database_view": False}],
 }
 
 
@@ -77,7 +78,7 @@ def test_native_equals_sync(env_id: str, kwargs: dict[str, Any]) -> None:
             obs_s = results_s[0]
             for name, a, b in zip(("obs", "reward", "terminated", "truncated", "info"), results_n, results_s):
                 assert_same(a, b, f"round {round_number} step {step} {name}")
-            episodes_ended += int(results_s[2].sum())
+            episodes_ended += int((results_s[2] | results_s[3]).sum())
     assert episodes_ended >= 6 * num_envs  # many autoresets were compared
     native.close()
     sync.close()

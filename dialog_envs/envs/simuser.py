@@ -9,7 +9,7 @@ appends the agent's token.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -21,6 +21,7 @@ from gymnasium import logger, spaces
 from transformers import PreTrainedTokenizerBase
 
 from dialog_envs.data.splits import check_split, find_split_file
+from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
 from dialog_envs.simuser.domain import bundled_schema
@@ -188,7 +189,7 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
             def user_factory(schema: Schema) -> User:
                 return SimulatedUser(schema, pool, policy=policy, scoring=self.scoring)
 
-        self.conversation = Conversation(user_factory(self.schema), max_turns=self.max_turns)
+        self.user_factory = user_factory
 
         if tokenizer is None:
             key = None if data_path is None else str(Path(data_path).resolve())
@@ -210,14 +211,17 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
                 "history_truncated": spaces.Box(0, 1, shape=(1,), dtype=np.int64),
             }
         )
-        self._input_ids = np.full(self.max_length, self.pad_token_id, dtype=np.int64)
-        self._attention_mask = np.zeros(self.max_length, dtype=np.int64)
-        self._length = 0
-        self._reply: list[int] = []
-        self._started = False
-        self._done = False
-        self._expert: Any = None
-        self._expert_plan: list[int] | None = None
+        self._core = self.make_core(1)
+
+    per_episode_attributes = frozenset(
+        {"expert_action", "text_to_actions", "observation_text", "reply_text", "render", "reset", "step",
+         "conversation", "dropped_tokens"}
+    )
+    """What differs per episode: a native vector env serves only ``expert_action`` of these."""
+
+    def make_core(self, num_rows: int) -> SimUserBatch:
+        """The batched core with ``num_rows`` conversations (this env is the batch of one)."""
+        return SimUserBatch(self, num_rows)
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
@@ -225,67 +229,47 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        user_text = self.conversation.reset(self.np_random)
-        self._input_ids.fill(self.pad_token_id)
-        self._attention_mask.fill(0)
-        self._length = 0
-        self._reply = []
-        self._started = True
-        self._done = False
-        self._expert: Any = None
-        self._expert_plan: list[int] | None = None
-        if self.database_view:
-            from agents.simuser_reference import ReferenceAgent  # the agent-side tracker and DB lookup
-
-            self._tracker = ReferenceAgent(self.schema)
-            self._database_lines: list[str] = []
-        self._append(self._encode_user_turn(user_text, first=True))
-        return self._observation(), {"end_of_turn": False, "dropped_tokens": self.dropped_tokens, "user_text": user_text}
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
+        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
 
     def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        if not self._started or self._done:
-            raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        token = int(action)
-        if not 0 <= token < self.vocab_size:
-            raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
-        self._append([token])
-        self._reply.append(token)
-        if token != self.eos_token_id and len(self._reply) < self.max_reply_tokens:
-            return self._observation(), 0.0, False, False, {"end_of_turn": False, "dropped_tokens": self.dropped_tokens}
-        agent_text = self.reply_text()
-        self._reply = []
-        self._expert_plan = None
-        result = self.conversation.step(agent_text)
-        self._done = result.terminated or result.truncated
-        self._append(self._encode_user_turn(result.user_text, first=False))
-        info = {**result.info, "end_of_turn": True, "agent_text": agent_text, "user_text": result.user_text,
-                "dropped_tokens": self.dropped_tokens}
-        return self._observation(), float(result.reward), result.terminated, result.truncated, info
+        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
+        obs = {key: value[0] for key, value in self._core.observations().items()}
+        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         if self.render_mode is None:
             logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
             return None
-        lines = self.conversation.render().splitlines()
+        episode = self._episode
+        lines = episode.conversation.render().splitlines()
         if self.database_view:  # a person playing the agent needs the database as much as a model
-            database = iter(self._database_lines)
+            database = iter(episode.database_lines)
             lines = [piece for line in lines for piece in ([line, next(database, "")] if line.startswith("user:") else [line])]
         text = "\n".join(line for line in lines if line)
-        if self._reply:
+        if episode.reply:
             text += f"\nagent> {self.reply_text()}"
         return text + "\n"
 
     # -- text helpers ----------------------------------------------------------------------
 
     @property
+    def _episode(self) -> _Episode:
+        return self._core.episodes[0]
+
+    @property
+    def conversation(self) -> Conversation:
+        """The current conversation (user simulator and transcript)."""
+        return self._episode.conversation
+
+    @property
     def dropped_tokens(self) -> int:
         """How many of the oldest tokens no longer fit in the observation."""
-        return max(0, self._length - self.max_length)
+        return self._core.dropped_tokens(0)
 
     def reply_text(self) -> str:
         """The agent's reply so far, decoded (EOS and other special tokens dropped)."""
-        text = self.tokenizer.decode(self._reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return text.strip()
+        return self._episode.reply_text()
 
     def expert_action(self) -> int:
         """The next token of the rule-based reference agent's reply to the conversation so far,
@@ -294,24 +278,7 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         The reference agent reads every user turn of this episode (whatever the acting agent
         said), so imitating it along the acting agent's own conversations is DAgger-like.
         """
-        if not self._started or self._done:
-            return self.eos_token_id
-        if self._expert_plan is None:
-            if self._expert is None:
-                from agents.simuser_reference import ReferenceAgent
-
-                self._expert = ReferenceAgent(self.schema)
-                self._expert.reset()
-                self._expert_seen = 0
-            user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
-            reply = ""
-            for text in user_texts[self._expert_seen :]:
-                reply = self._expert.reply(text)
-            self._expert_seen = len(user_texts)
-            ids = list(self.tokenizer.encode(" " + reply.strip(), add_special_tokens=False))
-            self._expert_plan = ids[: self.max_reply_tokens - 1] + [self.eos_token_id]
-        position = len(self._reply)
-        return self._expert_plan[position] if position < len(self._expert_plan) else self.eos_token_id
+        return self._episode.expert_action()
 
     def text_to_actions(self, text: str) -> list[int]:
         """The actions that write ``text`` as the (rest of the) agent's reply, then EOS.
@@ -320,7 +287,7 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
             ValueError: the text needs more tokens than the reply has room for.
         """
         ids = list(self.tokenizer.encode(" " + text.strip(), add_special_tokens=False))
-        room = self.max_reply_tokens - len(self._reply)
+        room = self.max_reply_tokens - len(self._episode.reply)
         if len(ids) + 1 > room:
             raise ValueError(
                 f"the reply is {len(ids)} tokens but only {room - 1} fit before the end-of-reply token "
@@ -329,49 +296,185 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
         return ids + [self.eos_token_id]
 
     def observation_text(self) -> str:
-        """The whole conversation as text (``user:`` / ``agent:`` lines), then the reply so far."""
-        if not self._started:
+        """The whole conversation as text (``user:`` / ``db:`` / ``agent:`` lines), then the reply so far."""
+        episode = self._episode
+        if not episode.started:
             return "(call reset() first)"
         lines = []
         user_turns = 0
-        for role, text, _ in self.conversation.transcript:
+        for role, text, _ in episode.conversation.transcript:
             lines.append(f"{role}: {text}")
             if role == "user" and self.database_view:
-                lines.append(self._database_lines[user_turns])
+                lines.append(episode.database_lines[user_turns])
                 user_turns += 1
-        if not self._done:
+        if not episode.done:
             lines.append(f"{AGENT_MARKER} {self.reply_text()}".rstrip())
         return "\n".join(lines)
 
-    # -- internals -------------------------------------------------------------------------
 
-    def _encode_user_turn(self, text: str, first: bool) -> list[int]:
+class _Episode:
+    """One conversation of a :class:`SimUserBatch`: the simulated user, the agent's reply so far,
+    the database view's tracker and the reference agent that gives the expert actions."""
+
+    def __init__(self, env: SimUserEnv) -> None:
+        self.env = env
+        self.conversation = Conversation(env.user_factory(env.schema), max_turns=env.max_turns)
+        self.reply: list[int] = []
+        self.started = False
+        self.done = False
+        self.database_lines: list[str] = []
+        self._tracker: Any = None
+        self._expert: Any = None
+        self._expert_plan: list[int] | None = None
+        self._expert_seen = 0
+
+    def start(self, rng: np.random.Generator) -> str:
+        """Begin a conversation; returns the user's opening."""
+        from agents.simuser_reference import ReferenceAgent  # the agent-side tracker and DB lookup
+
+        user_text = self.conversation.reset(rng)
+        self.reply = []
+        self.started, self.done = True, False
+        self.database_lines = []
+        self._tracker = ReferenceAgent(self.env.schema) if self.env.database_view else None
+        self._expert, self._expert_plan, self._expert_seen = None, None, 0
+        return user_text
+
+    def end_turn(self, agent_text: str) -> Any:
+        """The user's answer to the agent's finished reply (a ``ConversationStep``)."""
+        self.reply = []
+        self._expert_plan = None
+        result = self.conversation.step(agent_text)
+        self.done = result.terminated or result.truncated
+        return result
+
+    def encode_user_turn(self, text: str, first: bool) -> list[int]:
+        """The tokens appended for a user turn: ``user: ...``, the ``db:`` line, ``agent:``."""
         prefix = "" if first else "\n"
         database = ""
-        if self.database_view:
+        if self._tracker is not None:
             self._tracker.observe(text)
-            self._database_lines.append(self._tracker.database_view())
-            database = f"\n{self._database_lines[-1]}"
-        return list(self.tokenizer.encode(f"{prefix}{USER_MARKER} {text}{database}\n{AGENT_MARKER}", add_special_tokens=False))
+            self.database_lines.append(self._tracker.database_view())
+            database = f"\n{self.database_lines[-1]}"
+        return list(self.env.tokenizer.encode(f"{prefix}{USER_MARKER} {text}{database}\n{AGENT_MARKER}", add_special_tokens=False))
 
-    def _append(self, ids: list[int]) -> None:
-        n = len(ids)
-        self._length += n
-        if n >= self.max_length:
-            self._input_ids[:] = ids[-self.max_length:]
-            self._attention_mask[:] = 1
-            return
-        self._input_ids[:-n] = self._input_ids[n:]
-        self._attention_mask[:-n] = self._attention_mask[n:]
-        self._input_ids[-n:] = ids
-        self._attention_mask[-n:] = 1
+    def reply_text(self) -> str:
+        text = self.env.tokenizer.decode(self.reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return text.strip()
 
-    def _observation(self) -> dict[str, np.ndarray]:
+    def expert_action(self) -> int:
+        env = self.env
+        if not self.started or self.done:
+            return env.eos_token_id
+        if self._expert_plan is None:
+            if self._expert is None:
+                from agents.simuser_reference import ReferenceAgent
+
+                self._expert = ReferenceAgent(env.schema)
+            user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
+            reply = ""
+            for text in user_texts[self._expert_seen :]:
+                reply = self._expert.reply(text)
+            self._expert_seen = len(user_texts)
+            ids = list(env.tokenizer.encode(" " + reply.strip(), add_special_tokens=False))
+            self._expert_plan = ids[: env.max_reply_tokens - 1] + [env.eos_token_id]
+        position = len(self.reply)
+        return self._expert_plan[position] if position < len(self._expert_plan) else env.eos_token_id
+
+
+class SimUserBatch(BatchCore):
+    """``num_rows`` SimUser-v0 conversations: token histories as arrays, one simulator per row.
+
+    The user simulators are Python objects, so a finished agent turn is handled row by row; the
+    token bookkeeping (appending, padding, observations) is shared array code.
+    """
+
+    row_methods = {"expert_action": "expert_actions"}
+
+    def __init__(self, env: SimUserEnv, num_rows: int) -> None:
+        super().__init__(num_rows)
+        self.env = env
+        self.episodes = [_Episode(env) for _ in range(self.num_rows)]
+        self.input_ids = np.full((self.num_rows, env.max_length), env.pad_token_id, dtype=np.int64)
+        self.attention_mask = np.zeros((self.num_rows, env.max_length), dtype=np.int64)
+        self.length = np.zeros(self.num_rows, dtype=np.int64)
+
+    def start(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], seeds: Sequence[int | None],
+              options: dict[str, Any] | None) -> RowInfos:
+        infos = RowInfos()
+        for k, row in enumerate(rows):
+            episode = self.episodes[row]
+            user_text = episode.start(rngs[k])
+            self.input_ids[row] = self.env.pad_token_id
+            self.attention_mask[row] = 0
+            self.length[row] = 0
+            self._append(row, episode.encode_user_turn(user_text, first=True))
+            infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row), "user_text": user_text}
+        return infos
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        env = self.env
+        actions = check_actions(actions, len(rows), env.vocab_size, "a token id")
+        rewards = np.zeros(len(rows), dtype=np.float64)
+        terminated = np.zeros(len(rows), dtype=bool)
+        truncated = np.zeros(len(rows), dtype=bool)
+        infos = RowInfos()
+        for k, (row, token) in enumerate(zip(rows, actions.tolist())):
+            episode = self.episodes[row]
+            if not episode.started or episode.done:
+                raise DialogEnvsError("the episode is over (or never started); call reset() first")
+            self._append(row, [token])
+            episode.reply.append(token)
+            if token != env.eos_token_id and len(episode.reply) < env.max_reply_tokens:
+                infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row)}
+                continue
+            agent_text = episode.reply_text()
+            result = episode.end_turn(agent_text)
+            self._append(row, episode.encode_user_turn(result.user_text, first=False))
+            rewards[k], terminated[k], truncated[k] = result.reward, result.terminated, result.truncated
+            infos.sparse[k] = {**result.info, "end_of_turn": True, "agent_text": agent_text,
+                               "user_text": result.user_text, "dropped_tokens": self.dropped_tokens(row)}
+        return rewards, terminated, truncated, infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = self.all_rows if rows is None else rows
         return {
-            "input_ids": self._input_ids.copy(),
-            "attention_mask": self._attention_mask.copy(),
-            "history_truncated": np.array([int(self._length > self.max_length)], dtype=np.int64),
+            "input_ids": self.input_ids[rows].copy(),
+            "attention_mask": self.attention_mask[rows].copy(),
+            "history_truncated": (self.length[rows] > self.env.max_length).astype(np.int64)[:, None],
         }
+
+    def expert_actions(self) -> np.ndarray:
+        return np.asarray([episode.expert_action() for episode in self.episodes], dtype=np.int64)
+
+    def dropped_tokens(self, row: int) -> int:
+        """How many of row ``row``'s oldest tokens no longer fit in the observation."""
+        return max(0, int(self.length[row]) - self.env.max_length)
+
+    def _append(self, row: int, ids: list[int]) -> None:
+        n, width = len(ids), self.env.max_length
+        self.length[row] += n
+        if n >= width:
+            self.input_ids[row] = ids[-width:]
+            self.attention_mask[row] = 1
+            return
+        self.input_ids[row, :-n] = self.input_ids[row, n:]
+        self.attention_mask[row, :-n] = self.attention_mask[row, n:]
+        self.input_ids[row, -n:] = ids
+        self.attention_mask[row, -n:] = 1
+
+
+class SimUserVectorEnv(BatchedVectorEnv):
+    """``num_envs`` SimUser-v0 conversations stepped together (token bookkeeping as arrays, one
+    simulator per sub-env).
+
+    Takes the arguments of :class:`SimUserEnv` (but ``render_mode``) plus ``num_envs``.
+    Autoreset, seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
+    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
+    """
+
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        super().__init__(SimUserEnv(**kwargs), num_envs)
 
 
 # -- domain, goals and the default tokenizer ---------------------------------------------------
