@@ -94,6 +94,34 @@ class BatchCore(ABC):
         """The observations of ``rows`` (every row when None), as fresh arrays."""
 
 
+class BatchOfOneEnv(gym.Env):
+    """A single env as the batch of one of its :class:`BatchCore` (``self._core``, one row).
+
+    ``reset`` and ``step`` delegate to row 0, so the single env and the native vector env run the
+    same rules. A subclass may override :meth:`_check_action` to reject a bad action with its own
+    message before the core sees it.
+    """
+
+    _core: BatchCore
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
+        return self._row_observation(), infos.row(0)
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        self._check_action(action)
+        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
+        return self._row_observation(), float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
+
+    def _check_action(self, action: Any) -> None:
+        if np.ndim(action) != 0:
+            raise DialogEnvsError(f"action {action!r} is not one action; expected an integer in {self.action_space}")
+
+    def _row_observation(self) -> dict[str, np.ndarray]:
+        return {key: value[0] for key, value in self._core.observations().items()}
+
+
 def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an action id") -> np.ndarray:
     """``actions`` as an ``int64`` array of ``count`` valid action ids.
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import logger, spaces
 from transformers import PreTrainedTokenizerBase
@@ -28,7 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.dialogue import Dialogue, Example, find_dialogue_file, make_examples, read_dialogues
 from dialog_envs.data.generated_dialogues import generate_dialogues
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
@@ -37,7 +36,7 @@ FALLBACK_SEPARATOR = "\n"
 """Text placed between context turns when the tokenizer has no SEP token (e.g. GPT-2)."""
 
 
-class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
+class DialogueBLEUEnv(BatchOfOneEnv):
     """
     ## Description
 
@@ -196,19 +195,9 @@ class DialogueBLEUEnv(gym.Env[dict[str, np.ndarray], int]):
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
-        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
-
-    def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+    def _check_action(self, action: Any) -> None:
         if np.ndim(action) != 0:
             raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
-        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
-        obs = {key: value[0] for key, value in self._core.observations().items()}
-        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         if self.render_mode is None:

@@ -14,7 +14,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
@@ -22,7 +21,7 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.ner import PrefixEntityF1, sentence_entity_f1
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
@@ -150,7 +149,7 @@ def transition_mask(tags: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
-class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
+class NEREnv(BatchOfOneEnv):
     """Tag a sentence word by word with BIO named-entity tags.
 
     ## Description
@@ -297,17 +296,9 @@ class NEREnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     # -- Gymnasium API -------------------------------------------------------------------------
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
-        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
-
-    def step(self, action: int | np.integer) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+    def _check_action(self, action: Any) -> None:
         if np.ndim(action) != 0:
             raise DialogEnvsError(f"action {action!r} is not a tag index in [0, {self.action_space.n})")
-        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
-        obs = {key: value[0] for key, value in self._core.observations().items()}
-        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -28,14 +28,14 @@ from dialog_envs.data.labelled import (
     read_labelled_split,
 )
 from dialog_envs.data.splits import SPLITS, check_split, find_split_file
-from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 Observation = dict[str, np.ndarray]
 
 
-class SentimentEnv(gym.Env[Observation, np.int64]):
+class SentimentEnv(BatchOfOneEnv):
     """
     ## Description
 
@@ -240,21 +240,11 @@ class SentimentEnv(gym.Env[Observation, np.int64]):
 
     # ----------------------------------------------------------------------------- gymnasium API
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
-        """Start an episode on a random example, or on ``options["index"]``."""
-        super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
-        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
-
-    def step(self, action: int | np.integer) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
-        """Append a rationale token (explain mode) or answer a label (ends the episode)."""
+    def _check_action(self, action: Any) -> None:
         if self._index is None or self._done:
             raise DialogEnvsError("the episode is over (or never started); call reset() first")
         if np.ndim(action) != 0 or not np.issubdtype(np.asarray(action).dtype, np.integer):
             raise DialogEnvsError(f"action {action!r} is invalid; expected an integer in {self.action_space}")
-        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
-        obs = {key: value[0] for key, value in self._core.observations().items()}
-        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
     def render(self) -> str | None:
         """The state as text (``render_mode="ansi"``), with the true label once the episode is over."""

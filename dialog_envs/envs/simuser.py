@@ -15,13 +15,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import logger, spaces
 from transformers import PreTrainedTokenizerBase
 
 from dialog_envs.data.splits import check_split, find_split_file
-from dialog_envs.envs.batched import BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
 from dialog_envs.simuser.domain import bundled_schema
@@ -37,7 +36,7 @@ GoalChoice = Literal["auto", "corpus", "sample"]
 GOAL_FILE_PATTERNS = ("{split}.json", "{split}_dials.json", "data/{split}.json")
 
 
-class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
+class SimUserEnv(BatchOfOneEnv):
     """
     ## Description
 
@@ -225,17 +224,9 @@ class SimUserEnv(gym.Env[dict[str, np.ndarray], int]):
 
     # -- Gymnasium API ---------------------------------------------------------------------
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        super().reset(seed=seed)
-        infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
-        return {key: value[0] for key, value in self._core.observations().items()}, infos.row(0)
-
-    def step(self, action: int) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
-        obs = {key: value[0] for key, value in self._core.observations().items()}
-        return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
+    def _check_action(self, action: Any) -> None:
+        if np.ndim(action) != 0:
+            raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
 
     def render(self) -> str | None:
         if self.render_mode is None:
