@@ -145,13 +145,16 @@ def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an ac
 class BatchedVectorEnv(VectorEnv):
     """A natively batched ``VectorEnv`` over a :class:`BatchCore` of ``num_envs`` rows.
 
-    Subclasses pass a single env (the *template*, built with the same arguments, which holds the
-    data, tokenizer and spaces shared by every sub-env) and its ``make_core(num_envs)``.
+    A subclass names its single env in ``env_class``; the vector env builds one with the same
+    arguments (the *template*, which holds the data, tokenizer and spaces shared by every
+    sub-env) and takes the template's ``make_core(num_envs)``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    env_class: type[gym.Env]
 
-    def __init__(self, template: gym.Env, num_envs: int) -> None:
+    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
+        template = self.env_class(**kwargs)
         self.template = template
         self.core: BatchCore = template.make_core(num_envs)
         self.num_envs = int(num_envs)

@@ -418,8 +418,7 @@ class DialogueBLEUVectorEnv(BatchedVectorEnv):
     :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
     """
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        super().__init__(DialogueBLEUEnv(**kwargs), num_envs)
+    env_class = DialogueBLEUEnv
 
 
 # -- data loading and the shared, pre-encoded examples -------------------------------------

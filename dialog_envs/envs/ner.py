@@ -487,5 +487,4 @@ class NERVectorEnv(BatchedVectorEnv):
     :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` and ``call("action_masks")`` are batched.
     """
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        super().__init__(NEREnv(**kwargs), num_envs)
+    env_class = NEREnv

@@ -497,5 +497,4 @@ class SentimentVectorEnv(BatchedVectorEnv):
     :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
     """
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        super().__init__(SentimentEnv(**kwargs), num_envs)
+    env_class = SentimentEnv

@@ -464,8 +464,7 @@ class SimUserVectorEnv(BatchedVectorEnv):
     :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
     """
 
-    def __init__(self, num_envs: int = 1, **kwargs: Any) -> None:
-        super().__init__(SimUserEnv(**kwargs), num_envs)
+    env_class = SimUserEnv
 
 
 # -- domain, goals and the default tokenizer ---------------------------------------------------
