@@ -194,7 +194,11 @@ class GenerationSession:
         self.action_positions: list[int] = []
 
     @torch.no_grad()
-    def step(self, obs: dict[str, np.ndarray], active: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def step(
+        self, obs: dict[str, np.ndarray], active: np.ndarray, act: bool = True
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Feed what each env appended; the logits (and values) of the next action, or nothing
+        when ``act`` is False (the actions come from elsewhere: only the sequence is recorded)."""
         input_ids, attention = obs["input_ids"], obs["attention_mask"]
         lengths = attention.sum(axis=1)
         new = np.where(active, lengths - self.seen, 0)
@@ -212,16 +216,18 @@ class GenerationSession:
         positions = torch.as_tensor(self.seen, device=self.device)[:, None] + block_mask.cumsum(1) - 1
         positions = positions.clamp(min=0)
         self.history_mask = torch.cat([self.history_mask, block_mask], dim=1)
-        logits, values, self.cache = self.policy.forward_tokens(
-            block, self.history_mask, positions, keep=1, cache=self.cache, use_cache=True
-        )
         self.seen += new
         self.blocks.append((block, block_mask, positions))
         self.action_positions.append(self.history_mask.shape[1] - 1)
+        if not act:
+            return None, None
+        logits, values, self.cache = self.policy.forward_tokens(
+            block, self.history_mask, positions, keep=1, cache=self.cache, use_cache=True
+        )
         return logits[:, -1], None if values is None else values[:, -1]
 
     def inputs(self) -> dict[str, torch.Tensor]:
-        """Everything :meth:`CausalLMPolicy.evaluate` needs to recompute this rollout's steps."""
+        """Everything :meth:`CausalLMPolicy.forward` needs to recompute this rollout's steps."""
         tokens, masks, positions = zip(*self.blocks)
         return {
             "sequence": torch.cat(tokens, dim=1),
@@ -289,18 +295,25 @@ class TaggingSession:
         self.previous_labels: list[torch.Tensor] = []
 
     @torch.no_grad()
-    def step(self, obs: dict[str, np.ndarray], active: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.hidden is None:
+    def step(
+        self, obs: dict[str, np.ndarray], active: np.ndarray, act: bool = True
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The logits (and values) of the next label, or nothing when ``act`` is False (only the
+        positions and previous labels are recorded); the episode is encoded once, when first needed."""
+        if not self.first_obs:
             self.first_obs = {
                 key: torch.as_tensor(obs[key], device=self.device) for key in ("input_ids", "attention_mask")
             }
-            self.hidden = self.policy.encode(self.first_obs["input_ids"], self.first_obs["attention_mask"])
         if "token_index" in obs:
             positions = torch.as_tensor(obs["token_index"][:, 0], device=self.device)
         else:
             positions = torch.zeros(len(active), dtype=torch.long, device=self.device)
         self.positions.append(positions)
         self.previous_labels.append(self.previous.clone())
+        if not act:
+            return None, None
+        if self.hidden is None:
+            self.hidden = self.policy.encode(self.first_obs["input_ids"], self.first_obs["attention_mask"])
         return self.policy.head_outputs(self.hidden, positions, self.previous)
 
     def record_actions(self, actions: torch.Tensor) -> None:

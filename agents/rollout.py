@@ -101,6 +101,7 @@ def collect_rollout(
 
     With ``expert=True`` the actions are the envs' ``expert_action()`` (gold tags, reference
     tokens, a reference agent's reply) instead of samples: the data of the supervised warm start.
+    The policy is then not run at all (``log_probs`` are left at 0): only the sequences are recorded.
     The policy is put in eval mode (no dropout while acting).
     """
     policy.eval()
@@ -111,15 +112,16 @@ def collect_rollout(
     records: dict[str, list[torch.Tensor]] = {k: [] for k in ("actions", "log_probs", "values", "rewards", "valid", "turn_ends", "masks")}
     final_info: list[dict[str, Any]] = [{} for _ in range(batch_size)]
     for _ in range(max_steps):
-        with autocast(device, bf16):
-            logits, values = session.step(obs, active)
+        with autocast(device, bf16):  # an expert rollout needs no forward pass: only the sequence
+            logits, values = session.step(obs, active, act=not expert)
         action_mask = _action_mask(infos, device)
-        scaled = masked_logits(logits, action_mask, sampling.temperature)
         if expert:
             actions = torch.as_tensor(np.asarray(envs.call("expert_action"), dtype=np.int64), device=device)
+            log_probs = torch.zeros(batch_size, device=device)
         else:
+            scaled = masked_logits(logits, action_mask, sampling.temperature)
             actions = sample_actions(scaled, sampling)
-        log_probs = scaled.log_softmax(dim=-1).gather(1, actions[:, None])[:, 0]
+            log_probs = scaled.log_softmax(dim=-1).gather(1, actions[:, None])[:, 0]
         if hasattr(session, "record_actions"):
             session.record_actions(actions)
         obs, rewards, terminated, truncated, infos = envs.step(actions.cpu().numpy())
