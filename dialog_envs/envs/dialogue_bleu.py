@@ -193,7 +193,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
         """The batched state and rules of ``num_rows`` episodes with this env's settings."""
         return DialogueBatch(self, num_rows)
 
-    # -- Gymnasium API ---------------------------------------------------------------------
+    # -- Gymnasium API (reset and step come from BatchOfOneEnv) ------------------------------
 
     def _check_action(self, action: Any) -> None:
         if np.ndim(action) != 0:

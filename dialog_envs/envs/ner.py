@@ -360,12 +360,6 @@ class NEREnv(BatchOfOneEnv):
         """The current episode's sentence (words and gold tags)."""
         return self.corpus.sentences[self._index]
 
-    # -- internals -------------------------------------------------------------------------------
-
-    def _tag_names(self, tag_ids: list[int] | np.ndarray) -> list[str]:
-        return [self.tags[int(tag)] for tag in tag_ids]
-
-
 
 class NERBatch(BatchCore):
     """The state of N NER episodes as arrays, and the env's rules applied to them.

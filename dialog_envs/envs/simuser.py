@@ -222,7 +222,7 @@ class SimUserEnv(BatchOfOneEnv):
         """The batched core with ``num_rows`` conversations (this env is the batch of one)."""
         return SimUserBatch(self, num_rows)
 
-    # -- Gymnasium API ---------------------------------------------------------------------
+    # -- Gymnasium API (reset and step come from BatchOfOneEnv) ------------------------------
 
     def _check_action(self, action: Any) -> None:
         if np.ndim(action) != 0:
