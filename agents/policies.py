@@ -133,11 +133,11 @@ class CausalLMPolicy(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         position_ids: torch.Tensor,
-        keep: int | torch.Tensor,
+        keep: int,
         cache: Any = None,
         use_cache: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
-        """Logits (and values) at the kept positions: the last ``keep`` ones, or those indexed by it."""
+        """Logits (and values) at the last ``keep`` positions, and the new cache when asked."""
         want_values = self.value_head is not None
         output = self.model(
             input_ids=input_ids,
@@ -151,7 +151,7 @@ class CausalLMPolicy(nn.Module):
         values = None
         if want_values:
             hidden = output.hidden_states[-1]
-            hidden = hidden[:, -keep:] if isinstance(keep, int) else hidden[:, keep]
+            hidden = hidden[:, -keep:]
             values = self.value_head(hidden.float()).squeeze(-1)
         new_cache = None
         if use_cache:
@@ -168,10 +168,23 @@ class CausalLMPolicy(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits ``(B, T, V)`` and values ``(B, T)`` for every recorded step of a rollout, in one
-        forward (``inputs`` from :meth:`GenerationSession.inputs`)."""
-        logits, values, _ = self.forward_tokens(
-            inputs["sequence"], inputs["sequence_mask"], inputs["sequence_positions"], keep=inputs["action_positions"]
+        forward over the packed sequences (``inputs`` from :meth:`GenerationSession.inputs`).
+
+        Only the hidden states at the action positions go through the output layer, so a large
+        vocabulary costs ``B x T`` rows of logits, not ``B x sequence length``.
+        """
+        output = self.model(
+            input_ids=inputs["sequence"],
+            attention_mask=inputs["sequence_mask"],
+            position_ids=inputs["sequence_positions"],
+            logits_to_keep=1,
+            output_hidden_states=True,
         )
+        hidden = output.hidden_states[-1]  # after the final norm, as the output layer expects
+        index = inputs["action_positions"]
+        picked = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = self.model.get_output_embeddings()(picked)[..., : self.num_actions]
+        values = None if self.value_head is None else self.value_head(picked.float()).squeeze(-1)
         return logits, values
 
 
@@ -190,7 +203,7 @@ class GenerationSession:
         self.seen = np.zeros(batch_size, dtype=np.int64)  # real tokens fed per row so far
         self.cache: Any = None
         self.history_mask = torch.zeros(batch_size, 0, dtype=torch.long, device=device)
-        self.blocks: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.blocks: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.action_positions: list[int] = []
 
     @torch.no_grad()
@@ -217,7 +230,7 @@ class GenerationSession:
         positions = positions.clamp(min=0)
         self.history_mask = torch.cat([self.history_mask, block_mask], dim=1)
         self.seen += new
-        self.blocks.append((block, block_mask, positions))
+        self.blocks.append((block, block_mask))
         self.action_positions.append(self.history_mask.shape[1] - 1)
         if not act:
             return None, None
@@ -227,13 +240,25 @@ class GenerationSession:
         return logits[:, -1], None if values is None else values[:, -1]
 
     def inputs(self) -> dict[str, torch.Tensor]:
-        """Everything :meth:`CausalLMPolicy.forward` needs to recompute this rollout's steps."""
-        tokens, masks, positions = zip(*self.blocks)
+        """Everything :meth:`CausalLMPolicy.forward` needs to recompute this rollout's steps.
+
+        The recorded blocks are padded to the widest block of each step (a user's reply in one row
+        pads every other row), so the rows are *packed*: each row's real tokens are moved to the
+        front in order, and the sequence is cut to the longest row. A row's ``i``-th real token
+        sits at position ``i``, exactly as during the rollout.
+        """
+        tokens, masks = zip(*self.blocks)
+        sequence, mask = torch.cat(tokens, dim=1), torch.cat(masks, dim=1)
+        packed_index = mask.cumsum(dim=1) - 1  # where each real token goes
+        width = max(int(mask.sum(dim=1).max()), 1)
+        order = torch.sort(1 - mask, dim=1, stable=True).indices[:, :width]  # real tokens first, in order
+        steps = torch.tensor(self.action_positions, device=self.device).expand(mask.shape[0], -1)
         return {
-            "sequence": torch.cat(tokens, dim=1),
-            "sequence_mask": torch.cat(masks, dim=1),
-            "sequence_positions": torch.cat(positions, dim=1),
-            "action_positions": torch.tensor(self.action_positions, device=self.device),
+            "sequence": sequence.gather(1, order),
+            "sequence_mask": mask.gather(1, order),
+            "sequence_positions": torch.arange(width, device=self.device).expand(mask.shape[0], -1),
+            # steps after a row's episode ended point at its last token; they are not valid steps
+            "action_positions": packed_index.gather(1, steps).clamp(min=0),
         }
 
 
