@@ -15,6 +15,10 @@ templates:
    -- when the user wants the transaction -- ask for the missing booking details or book it and
    give a reference number.
 
+With ``placeholders=True`` it writes *delexicalised* replies, ``The tracking number is [tracking
+number].``, and :meth:`ReferenceAgent.lexicalise` fills such placeholders from the database, as
+the delexicalised response generators of MultiWOZ systems do (SimpleTOD, LAVA).
+
 API: :meth:`ReferenceAgent.reset` then :meth:`ReferenceAgent.reply` with each user utterance;
 :func:`run_episode` plays one conversation through the text-level core.
 """
@@ -31,6 +35,10 @@ import numpy as np
 from dialog_envs.simuser.conversation import Conversation
 from dialog_envs.simuser.schema import DONTCARE, Domain, Schema, sequence_str
 from dialog_envs.simuser.understanding import Reading, RuleReader
+
+REFERENCE_PLACEHOLDER = "[reference number]"
+"""The placeholder of a booking's reference number (made up when the placeholder is filled)."""
+PLACEHOLDER = re.compile(r"\[([^\[\]]+)\]")
 
 
 @dataclass
@@ -49,10 +57,14 @@ class _Track:
 class ReferenceAgent:
     """Rule-based agent for any schema (bundled shop domain or MultiWOZ)."""
 
-    def __init__(self, schema: Schema, reader: RuleReader | None = None, max_questions: int = 1) -> None:
+    def __init__(
+        self, schema: Schema, reader: RuleReader | None = None, max_questions: int = 1, placeholders: bool = False
+    ) -> None:
         self.schema = schema
         self.max_questions = max_questions
         """How many narrowing questions the agent asks per domain before it names an entity."""
+        self.placeholders = placeholders
+        """Write ``[slot phrase]`` placeholders instead of database values (delexicalised replies)."""
         self.reader = reader or RuleReader(schema)
         self.reset()
 
@@ -98,6 +110,20 @@ class ReferenceAgent:
             entity = domain.entities[index]
             line += "; " + ", ".join(f"{domain.slots[s].phrase} {v}" for s, v in entity.items() if s in domain.slots)
         return line
+
+    def lexicalise(self, text: str) -> str:
+        """Fill the ``[slot phrase]`` placeholders of a reply from the first database match of the
+        constraints read so far (the entity :meth:`database_view` shows); ``[reference number]``
+        gets a made-up reference. Placeholders that name no slot of that entity stay as written."""
+        if self.domain is None:
+            return text
+        domain = self.schema.domain(self.domain)
+        track = self.tracks[self.domain]
+        matches = domain.query({s: v for s, v in track.constraints.items() if v != DONTCARE})
+        entity = domain.entities[matches[0]] if matches else {}
+        values = {domain.slots[s].phrase: str(v) for s, v in entity.items() if s in domain.slots}
+        values[REFERENCE_PLACEHOLDER[1:-1]] = self._reference(domain, track)
+        return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), text)
 
     # -- reading the user --------------------------------------------------------------------------
 
@@ -162,7 +188,7 @@ class ReferenceAgent:
             key = domain.entity_key
             entity = domain.entities[track.offered]
             if key is not None and key in entity:
-                sentences.append(f"I found a match. The {domain.slots[key].phrase} is {entity[key]}.")
+                sentences.append(f"I found a match. The {domain.slots[key].phrase} is {self._value(domain, entity, key)}.")
             else:
                 sentences.append(f"I found a {keyword} for you.")
         entity = domain.entities[track.offered]
@@ -171,7 +197,7 @@ class ReferenceAgent:
                 continue  # just named
             phrase = domain.slots[slot_name].phrase
             if slot_name in entity:
-                sentences.append(f"The {phrase} is {entity[slot_name]}.")
+                sentences.append(f"The {phrase} is {self._value(domain, entity, slot_name)}.")
             else:
                 sentences.append(f"I'm sorry, I don't have the {phrase}.")
         track.pending.clear()
@@ -183,10 +209,16 @@ class ReferenceAgent:
                 sentences.append(f"Could you tell me the {sequence_str(phrases)}?")
             else:
                 track.booked = True
-                sentences.append(f"All done. Your reference number is {self._reference(domain, track)}.")
+                reference = REFERENCE_PLACEHOLDER if self.placeholders else self._reference(domain, track)
+                sentences.append(f"All done. Your reference number is {reference}.")
         if not sentences:
-            sentences.append(f"Is there anything else I can help you with for {entity.get(domain.entity_key or '', keyword)}?")
+            name = self._value(domain, entity, domain.entity_key) if domain.entity_key in entity else keyword
+            sentences.append(f"Is there anything else I can help you with for {name}?")
         return " ".join(sentences)
+
+    def _value(self, domain: Domain, entity: dict[str, Any], slot_name: str) -> str:
+        """A slot's value as the reply states it: the value, or its placeholder."""
+        return f"[{domain.slots[slot_name].phrase}]" if self.placeholders else str(entity[slot_name])
 
     def _distinguishing_slot(self, track: _Track, domain: Domain, candidates: list[int]) -> str | None:
         if len(track.asked & set(domain.slots_where("informable"))) >= self.max_questions:

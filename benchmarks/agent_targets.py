@@ -8,8 +8,9 @@
   validation BLEU (greedy, 128 fixed episodes) of the warm-start policy and of the RL policy, the
   mean gain and its standard error over seeds; and the seed's protocol: the checkpoint chosen by
   validation BLEU (early stopping) against the warm-start policy on the held-out test split.
-- SimUser-v0: warm start on the reference agent's turns, then RL with the satisfaction reward;
-  validation success rate.
+- SimUser-v0 with delexicalised replies (``placeholders=True``: the policy writes
+  ``[tracking number]``, the env fills in the database's value): warm start on the reference
+  agent's turns, then RL with the satisfaction reward; validation success rate.
 
 Every run is limited by its config (updates), not by a timer; the JSON records each run's wall
 seconds so the "at most 5 minutes of CPU" budget can be checked.
@@ -47,18 +48,19 @@ SETTINGS: dict[str, dict[str, Any]] = {
     ),
     "simuser": dict(
         env_id="dialog_envs/SimUser-v0",
-        config=dict(num_envs=16, warm_start_updates=60, updates=20, learning_rate=5e-5, eval_every=10,
+        env_kwargs=dict(placeholders=True),
+        config=dict(num_envs=16, warm_start_updates=250, updates=20, learning_rate=5e-5, eval_every=10,
                     eval_episodes=64, eval_metric="success", max_episode_steps=600),
     ),
 }
 
 
-def run_one(env_id: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+def run_one(env_id: str, env_kwargs: dict[str, Any], config: dict[str, Any], seed: int) -> dict[str, Any]:
     """Warm start, evaluate, RL, evaluate; returns both evaluations, the test-split comparison of
     the best-on-validation checkpoint with the warm-start one, and the wall time."""
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="agent-targets-"))
-    agent = TokenPGAgent(env_id, TokenPGConfig(**config, seed=seed, progress=False), out_dir=folder)
+    agent = TokenPGAgent(env_id, TokenPGConfig(**config, seed=seed, progress=False), env_kwargs, out_dir=folder)
     agent.learn(updates=0)  # the warm start only
     warm = agent.evaluate("validation")
     warm_seconds = time.perf_counter() - started
@@ -94,8 +96,9 @@ def main() -> None:
                           "cuda": torch.cuda.is_available()}
     for name in args.only.split(","):
         setting = SETTINGS[name]
-        runs = [run_one(setting["env_id"], setting["config"], seed) for seed in setting.get("seeds", (0,))]
-        entry: dict[str, Any] = {"env_id": setting["env_id"], "config": setting["config"], "runs": runs}
+        env_kwargs = setting.get("env_kwargs", {})
+        runs = [run_one(setting["env_id"], env_kwargs, setting["config"], seed) for seed in setting.get("seeds", (0,))]
+        entry: dict[str, Any] = {"env_id": setting["env_id"], "env_kwargs": env_kwargs, "config": setting["config"], "runs": runs}
         metric = setting["config"]["eval_metric"]
         entry["metric"] = metric
         for label, before, after in (("", "warm_start", "after_rl"), ("test_", "test_initial", "test_best_on_validation")):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -230,3 +232,39 @@ def test_database_view_shows_the_facts_the_user_asks_for() -> None:
     hidden = gym.make("dialog_envs/SimUser-v0", database_view=False).unwrapped
     hidden.reset(seed=0)
     assert "db: " not in hidden.observation_text()
+
+
+def test_placeholders_are_filled_from_the_database_entity() -> None:
+    env = gym.make(ID, placeholders=True).unwrapped
+    obs, info = env.reset(seed=0)
+    written_turns, read_turns = [], []
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(env.expert_action())
+        if info["end_of_turn"]:
+            read_turns.append(info["agent_text"])
+        done = terminated or truncated
+    assert info["success"]
+    written = env.tokenizer.decode(obs["input_ids"][obs["attention_mask"] == 1], skip_special_tokens=True)
+    written_turns = [line[len("agent: "):] for line in written.splitlines() if line.startswith("agent: ")]
+    assert any("[" in turn for turn in written_turns)  # the expert writes placeholders ...
+    assert not any("[" in turn for turn in read_turns)  # ... and the user reads values
+    assert len(written_turns) == len(read_turns)
+    # the reply as read is the reply as written with each placeholder replaced by a db value
+    for turn_written, turn_read in zip(written_turns, read_turns):
+        pattern = re.sub(r"\\\[[^\]]+\\\]", "(.+)", re.escape(turn_written))
+        assert re.fullmatch(pattern, turn_read), (turn_written, turn_read)
+
+
+def test_placeholders_fill_known_slots_and_keep_unknown_ones() -> None:
+    agent = ReferenceAgent(SimUserEnv().schema, placeholders=True)
+    assert agent.lexicalise("The [carrier] is here.") == "The [carrier] is here."  # nothing read yet
+    agent.observe("Hello, i'm calling about an order i placed. The order number is 70353.")
+    text = agent.lexicalise("The [carrier] ships it; [no such slot]; ref [reference number].")
+    carrier = agent.database_view().split("carrier ")[1].split(",")[0]
+    assert text.startswith(f"The {carrier} ships it; [no such slot]; ref ref")
+
+
+def test_placeholders_need_the_database_view() -> None:
+    with pytest.raises(DialogEnvsError, match="database_view"):
+        SimUserEnv(placeholders=True, database_view=False)

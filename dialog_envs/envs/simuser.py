@@ -121,6 +121,13 @@ class SimUserEnv(BatchOfOneEnv):
       by the reference agent's rule-based tracker), and the first match with all its slots. It is
       the DB result a task-oriented dialogue system works from; without it a learned agent cannot
       know the facts (carrier, tracking number, fees) that the user asks for.
+    * ``placeholders``: when True (needs ``database_view``) the agent may write *delexicalised*
+      replies: a slot's phrase in square brackets, ``[tracking number]``, is filled with that
+      slot's value in the ``db:`` line's entity before the user reads the reply, and
+      ``[reference number]`` with a made-up booking reference. ``expert_action`` then writes
+      placeholders too. This is how MultiWOZ response generators (SimpleTOD, LAVA) work: the
+      policy chooses what to say, the database supplies the values. ``info["agent_text"]`` and
+      the transcript hold what the user read; the observation keeps the tokens the agent wrote.
     * ``render_mode``: None or ``"ansi"`` (the transcript with per-turn rewards).
 
     ## Info
@@ -161,6 +168,7 @@ class SimUserEnv(BatchOfOneEnv):
         patience: int = 5,
         user_factory: Callable[[Schema], User] | None = None,
         database_view: bool = True,
+        placeholders: bool = False,
         render_mode: str | None = None,
     ) -> None:
         check_split(split)
@@ -174,8 +182,11 @@ class SimUserEnv(BatchOfOneEnv):
                             ("max_length", max_length), ("patience", patience)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
+        if placeholders and not database_view:
+            raise DialogEnvsError("placeholders=True needs database_view=True: the db line's entity fills the placeholders")
         self.render_mode = render_mode
         self.database_view = bool(database_view)
+        self.placeholders = bool(placeholders)
         self.max_turns = int(max_turns)
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
@@ -192,7 +203,7 @@ class SimUserEnv(BatchOfOneEnv):
 
         if tokenizer is None:
             key = None if data_path is None else str(Path(data_path).resolve())
-            self.tokenizer = default_simuser_tokenizer(key, split, goals, tokenizer_vocab_size)
+            self.tokenizer = default_simuser_tokenizer(key, split, goals, tokenizer_vocab_size, self.placeholders)
         else:
             self.tokenizer = load_tokenizer(tokenizer)
         if self.tokenizer.eos_token_id is None:
@@ -331,13 +342,16 @@ class _Episode:
         self._expert, self._expert_plan, self._expert_seen = None, None, 0
         return user_text
 
-    def end_turn(self, agent_text: str) -> Any:
-        """The user's answer to the agent's finished reply (a ``ConversationStep``)."""
+    def end_turn(self, agent_text: str) -> tuple[str, Any]:
+        """The reply as the user read it (placeholders filled in) and the user's answer (a
+        ``ConversationStep``)."""
         self.reply = []
         self._expert_plan = None
+        if self.env.placeholders:
+            agent_text = self._tracker.lexicalise(agent_text)
         result = self.conversation.step(agent_text)
         self.done = result.terminated or result.truncated
-        return result
+        return agent_text, result
 
     def encode_user_turn(self, text: str, first: bool) -> list[int]:
         """The tokens appended for a user turn: ``user: ...``, the ``db:`` line, ``agent:``."""
@@ -361,7 +375,7 @@ class _Episode:
             if self._expert is None:
                 from agents.simuser_reference import ReferenceAgent
 
-                self._expert = ReferenceAgent(env.schema)
+                self._expert = ReferenceAgent(env.schema, placeholders=env.placeholders)
             user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
             reply = ""
             for text in user_texts[self._expert_seen :]:
@@ -419,8 +433,7 @@ class SimUserBatch(BatchCore):
             if token != env.eos_token_id and len(episode.reply) < env.max_reply_tokens:
                 infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row)}
                 continue
-            agent_text = episode.reply_text()
-            result = episode.end_turn(agent_text)
+            agent_text, result = episode.end_turn(episode.reply_text())
             self._append(row, episode.encode_user_turn(result.user_text, first=False))
             rewards[k], terminated[k], truncated[k] = result.reward, result.terminated, result.truncated
             infos.sparse[k] = {**result.info, "end_of_turn": True, "agent_text": agent_text,
@@ -494,13 +507,16 @@ def _load_schema_cached(folder: str) -> Schema:
     return load_schema(folder)
 
 
-def simulated_texts(schema: Schema, goals: list[Goal] | None, episodes: int = 300, seed: int = 0) -> list[str]:
+def simulated_texts(
+    schema: Schema, goals: list[Goal] | None, episodes: int = 300, seed: int = 0, placeholders: bool = False
+) -> list[str]:
     """Utterances of conversations between the simulator and the reference agent (with role
-    markers), the default tokenizer's training text."""
+    markers), the default tokenizer's training text; with ``placeholders``, the agent's
+    delexicalised replies are added too."""
     from agents.simuser_reference import ReferenceAgent
 
     conversation = Conversation(SimulatedUser(schema, goals), max_turns=12)
-    agent = ReferenceAgent(schema)
+    agent = ReferenceAgent(schema, placeholders=placeholders)
     texts = []
     for episode in range(episodes):
         rng = np.random.default_rng(seed + episode)
@@ -508,7 +524,10 @@ def simulated_texts(schema: Schema, goals: list[Goal] | None, episodes: int = 30
         agent.reset()
         done = False
         while not done:
-            step = conversation.step(agent.reply(user_text))
+            written = agent.reply(user_text)
+            if placeholders:
+                texts.append(f"{AGENT_MARKER} {written}")
+            step = conversation.step(agent.lexicalise(written) if placeholders else written)
             user_text = step.user_text
             done = step.terminated or step.truncated
         texts += [f"{role}: {text}" for role, text, _ in conversation.transcript]
@@ -517,7 +536,7 @@ def simulated_texts(schema: Schema, goals: list[Goal] | None, episodes: int = 30
 
 @lru_cache(maxsize=4)
 def default_simuser_tokenizer(data_path: str | None, split: str, goals: GoalChoice,
-                              vocab_size: int) -> PreTrainedTokenizerBase:
+                              vocab_size: int, placeholders: bool = False) -> PreTrainedTokenizerBase:
     """Byte-level BPE trained on simulated conversations of the domain (cached on disk and here)."""
     schema, pool = load_domain(data_path, split, goals)
-    return train_tokenizer(simulated_texts(schema, pool), kind="bpe", vocab_size=vocab_size)
+    return train_tokenizer(simulated_texts(schema, pool, placeholders=placeholders), kind="bpe", vocab_size=vocab_size)
