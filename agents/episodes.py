@@ -45,17 +45,30 @@ def action_masks_of(infos: dict[str, Any]) -> np.ndarray | None:
     return np.where(present[:, None], masks, True)
 
 
-def run_episodes(
+def play_episodes(
     act: ActFunction,
     env_id: str,
     env_kwargs: dict[str, Any] | None = None,
     split: str = "test",
-    episodes: int = 32,
+    episodes: int | None = 32,
     num_envs: int = 16,
     max_steps: int = 10_000,
-) -> dict[str, float]:
-    """Play ``episodes`` seeded episodes of ``split`` with ``act``; mean return, mean episode length
-    and the mean of every number in the envs' last-step info (``entity_f1``, ``bleu``, ``correct``...)."""
+) -> tuple[list[float], list[int], list[dict[str, Any]]]:
+    """Play episodes of ``split`` with ``act``; each episode's return, length and last-step info.
+
+    ``episodes`` seeded episodes (seed ``EVAL_SEED_BASE - i``), or with ``episodes=None`` every
+    example of the split once, in order (the env must have a ``split_size`` and accept
+    ``reset(options={"index": "seed"})``, as NER-v0 and Sentiment-v0 do): what test reports need.
+    """
+    walk = episodes is None
+    if walk:
+        probe = make_vec_env(env_id, env_kwargs, split, 1)
+        try:
+            episodes = int(probe.call("get_wrapper_attr", "split_size")[0])
+        except AttributeError:
+            raise DialogEnvsError(f"{env_id} cannot walk its {split} split (no split_size); give a number of episodes") from None
+        finally:
+            probe.close()
     if episodes <= 0:
         raise DialogEnvsError(f"episodes must be > 0, got {episodes}")
     width = min(num_envs, episodes)
@@ -65,8 +78,11 @@ def run_episodes(
     infos_at_end: list[dict[str, Any]] = []
     try:
         for start in range(0, episodes, width):
-            seeds = [EVAL_SEED_BASE - index for index in range(start, start + width)]
-            obs, infos = envs.reset(seed=seeds)
+            if walk:  # the last batch repeats the last example to fill every env; the extras are dropped
+                obs, infos = envs.reset(seed=[min(index, episodes - 1) for index in range(start, start + width)],
+                                        options={"index": "seed"})
+            else:
+                obs, infos = envs.reset(seed=[EVAL_SEED_BASE - index for index in range(start, start + width)])
             active = np.ones(width, dtype=bool)
             episode_return = np.zeros(width)
             episode_length = np.zeros(width, dtype=np.int64)
@@ -88,7 +104,24 @@ def run_episodes(
             infos_at_end.extend(final[:keep])
     finally:
         envs.close()
-    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **summarize_episodes(infos_at_end)}
+    return returns, lengths, infos_at_end
+
+
+def run_episodes(
+    act: ActFunction,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    split: str = "test",
+    episodes: int = 32,
+    num_envs: int = 16,
+    max_steps: int = 10_000,
+) -> dict[str, float]:
+    """Play ``episodes`` seeded episodes of ``split`` with ``act``; mean return, mean episode length
+    and the mean of every number in the envs' last-step info (``entity_f1``, ``bleu``, ``correct``...)."""
+    if episodes <= 0:
+        raise DialogEnvsError(f"episodes must be > 0, got {episodes}")
+    returns, lengths, infos = play_episodes(act, env_id, env_kwargs, split, episodes, num_envs, max_steps)
+    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **summarize_episodes(infos)}
 
 
 @dataclass

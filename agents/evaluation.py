@@ -12,6 +12,11 @@ import numpy as np
 from agents.rollout import summarize_episodes
 from agents.token_pg import TokenPGAgent
 from dialog_envs.metrics.ner import EntityScores, TokenReport, entity_scores, token_report
+from dialog_envs.metrics.text import distinct_n
+
+
+SAMPLES = 8
+"""How many (reference, reply) pairs a report of a reply env keeps to show side by side."""
 
 
 @dataclass
@@ -24,6 +29,7 @@ class EvaluationReport:
     token_report: TokenReport | None = None
     entity_scores: EntityScores | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    """More JSON-ready results (sample replies, the references' perplexity)."""
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"split": self.split, "episodes": self.episodes, "metrics": self.metrics}
@@ -31,7 +37,7 @@ class EvaluationReport:
             result["token_report"] = self.token_report.rows
         if self.entity_scores is not None:
             result["entity"] = vars(self.entity_scores)
-        return result
+        return {**result, **self.extras}
 
 
 def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | None = None) -> EvaluationReport:
@@ -44,8 +50,19 @@ def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | Non
     except AttributeError:
         walk = False
     returns, infos = agent.run_episodes(split, episodes, greedy=True, walk=walk)
+    return episode_report(split, returns, infos)
+
+
+def episode_report(split: str, returns: list[float], infos: list[dict[str, Any]]) -> EvaluationReport:
+    """The report of played episodes: mean return and final-info metrics; for NER the token-level
+    report and entity scores over all the episodes' tags; for replies (``response`` in the info)
+    distinct-1 and distinct-2 over all replies."""
     metrics = {"return": float(np.mean(returns)), **summarize_episodes(infos)}
     report = EvaluationReport(split, len(returns), metrics)
+    if infos and all("response" in info for info in infos):
+        replies = [info["response"] for info in infos]
+        metrics["distinct_1"], metrics["distinct_2"] = distinct_n(replies, 1), distinct_n(replies, 2)
+        report.extras["samples"] = [{"reference": info.get("reference"), "response": info["response"]} for info in infos[:SAMPLES]]
     if infos and all("gold_tags" in info and "predicted_tags" in info for info in infos):
         gold = [list(info["gold_tags"]) for info in infos]
         predicted = [list(info["predicted_tags"]) for info in infos]

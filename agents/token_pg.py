@@ -392,6 +392,27 @@ class TokenPGAgent:
         returns, infos = self.run_episodes(split, episodes, greedy)
         return {"return": float(np.mean(returns)), **summarize_episodes(infos)}
 
+    @torch.no_grad()
+    def expert_nll(self, split: str = "test", episodes: int | None = None) -> float:
+        """Mean negative log-likelihood per token of the env's expert actions (reference replies,
+        gold tags) under the policy at temperature 1, over the evaluation's seeded episodes.
+        ``exp`` of it is the references' perplexity, where reward hacking shows."""
+        config = self.config
+        envs = self._split_envs(split)
+        episodes = episodes or config.eval_episodes
+        total, count = 0.0, 0
+        self.policy.eval()
+        for start in range(0, episodes, config.num_envs):
+            seeds = [2**31 - 1 - min(index, episodes - 1) for index in range(start, start + config.num_envs)]
+            rollout = collect_rollout(
+                self.policy, envs, seeds, self.sampling, self.device, config.max_episode_steps, self.bf16, expert=True
+            )
+            log_probs, _, _ = self._evaluate_steps(rollout, temperature=1.0)
+            keep = rollout.valid[: min(config.num_envs, episodes - start)]
+            total -= float((log_probs[: len(keep)] * keep).sum())
+            count += int(keep.sum())
+        return total / max(count, 1)
+
     def _split_envs(self, split: str) -> gym.vector.VectorEnv:
         if split == "train":
             return self.envs

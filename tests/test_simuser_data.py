@@ -71,6 +71,19 @@ def test_reference_agent_on_multiwoz_goals() -> None:
     assert np.mean([r["success"] for r in results]) >= 0.9
 
 
+def test_one_goal_file_is_split_into_disjoint_train_validation_and_test_goals() -> None:
+    folder = shared_data("multiwoz21")
+    pools = {split: load_domain(folder, split, goal_file_split="validation")[1] for split in ("train", "validation", "test")}
+    sources = {split: {goal.source for goal in pool} for split, pool in pools.items()}
+    assert sum(len(s) for s in sources.values()) == 999  # every validation-file goal, once
+    assert not sources["train"] & sources["test"] and not sources["train"] & sources["validation"]
+    assert 700 < len(sources["train"]) < 900 and 50 < len(sources["test"]) < 150
+    env = SimUserEnv(data_path=folder, split="test", goal_file_split="validation")
+    assert {goal.source for goal in env.goal_pool} == sources["test"]
+    # the default tokenizer depends on the domain only: every split's env shares it
+    assert env.tokenizer is SimUserEnv(data_path=folder, split="train", goal_file_split="validation").tokenizer
+
+
 # -- bad files ---------------------------------------------------------------------------------
 
 

@@ -147,3 +147,12 @@ def test_batch_function_errors():
     with pytest.raises(DialogEnvsError, match="cannot read a completion"):
         fn([42], ["a"])
     assert completion_text([{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]) == "y"
+
+
+def test_distinct_n_counts_unique_ngrams_over_all_replies() -> None:
+    from dialog_envs.metrics.text import distinct_n
+
+    replies = ["I am fine", "i am fine", "you are here"]
+    assert distinct_n(replies, 1) == 6 / 9  # i, am, fine, you, are, here
+    assert distinct_n(replies, 2) == 4 / 6  # (i am), (am fine), (you are), (are here)
+    assert distinct_n(["one"], 2) == 0.0 and distinct_n([], 1) == 0.0

@@ -9,6 +9,7 @@ appends the agent's token.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from os import PathLike
@@ -106,6 +107,10 @@ class SimUserEnv(BatchOfOneEnv):
     * ``split``: which goal file to use (default ``"validation"``, i.e. ``val.json``).
     * ``goals``: ``"auto"`` (corpus goals when the split's file exists, else sampled),
       ``"corpus"`` or ``"sample"``.
+    * ``goal_file_split``: read the goals of this split's file for every split, and keep the part
+      that belongs to ``split``: each goal goes to train, validation or test (80/10/10) by a CRC32
+      of its dialogue id, so the three never share a goal. For data with one goal file, such as
+      the MultiWOZ 2.1 validation dialogues in ``../shared/data``: ``goal_file_split="validation"``.
     * ``tokenizer``: None (a byte-level BPE tokenizer of ``tokenizer_vocab_size`` ids trained
       on conversations of the simulator with the reference agent in the same domain, cached),
       a Hugging Face name or path, or a tokenizer object.
@@ -158,6 +163,7 @@ class SimUserEnv(BatchOfOneEnv):
         data_path: str | PathLike[str] | None = None,
         split: str = "validation",
         goals: GoalChoice = "auto",
+        goal_file_split: str | None = None,
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
         tokenizer_vocab_size: int = 2000,
         max_turns: int = 10,
@@ -190,7 +196,7 @@ class SimUserEnv(BatchOfOneEnv):
         self.max_turns = int(max_turns)
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
-        self.schema, self.goal_pool = load_domain(data_path, split, goals)
+        self.schema, self.goal_pool = load_domain(data_path, split, goals, goal_file_split)
         self.scoring = scoring or SatisfactionConfig(reward=reward)
         if user_factory is None:
             pool = self.goal_pool
@@ -203,7 +209,7 @@ class SimUserEnv(BatchOfOneEnv):
 
         if tokenizer is None:
             key = None if data_path is None else str(Path(data_path).resolve())
-            self.tokenizer = default_simuser_tokenizer(key, split, goals, tokenizer_vocab_size, self.placeholders)
+            self.tokenizer = default_simuser_tokenizer(key, tokenizer_vocab_size, self.placeholders)
         else:
             self.tokenizer = load_tokenizer(tokenizer)
         if self.tokenizer.eos_token_id is None:
@@ -484,22 +490,33 @@ class SimUserVectorEnv(BatchedVectorEnv):
 
 
 def load_domain(data_path: str | PathLike[str] | None, split: str = "validation",
-                goals: GoalChoice = "auto") -> tuple[Schema, list[Goal] | None]:
-    """The schema and the corpus goals (None: sample goals) for ``data_path``."""
+                goals: GoalChoice = "auto", goal_file_split: str | None = None) -> tuple[Schema, list[Goal] | None]:
+    """The schema and the corpus goals (None: sample goals) for ``data_path`` (see the env's
+    ``goals`` and ``goal_file_split`` arguments)."""
     if data_path is None:
-        if goals == "corpus":
-            raise DialogEnvsError("goals='corpus' needs a data_path with a goal file; the bundled domain samples goals")
+        if goals == "corpus" or goal_file_split is not None:
+            raise DialogEnvsError("goals='corpus' and goal_file_split need a data_path with a goal file; the bundled domain samples goals")
         return bundled_schema(), None
     schema = _load_schema_cached(str(Path(data_path).resolve()))
     if goals == "sample":
         return schema, None
     try:
-        goal_file = find_split_file(data_path, split, GOAL_FILE_PATTERNS)
+        goal_file = find_split_file(data_path, goal_file_split or split, GOAL_FILE_PATTERNS)
     except DialogEnvsError:
-        if goals == "corpus":
+        if goals == "corpus" or goal_file_split is not None:
             raise
         return schema, None
-    return schema, read_multiwoz_goals(goal_file, schema)
+    pool = read_multiwoz_goals(goal_file, schema)
+    if goal_file_split is not None:
+        check_split(goal_file_split)
+        pool = [goal for goal in pool if goal_split(goal) == split]
+    return schema, pool
+
+
+def goal_split(goal: Goal) -> str:
+    """The split a corpus goal belongs to under ``goal_file_split``: 80/10/10 by a CRC32 of its source."""
+    bucket = zlib.crc32(goal.source.encode()) % 10
+    return "train" if bucket < 8 else "validation" if bucket == 8 else "test"
 
 
 @lru_cache(maxsize=4)
@@ -535,8 +552,8 @@ def simulated_texts(
 
 
 @lru_cache(maxsize=4)
-def default_simuser_tokenizer(data_path: str | None, split: str, goals: GoalChoice,
-                              vocab_size: int, placeholders: bool = False) -> PreTrainedTokenizerBase:
-    """Byte-level BPE trained on simulated conversations of the domain (cached on disk and here)."""
-    schema, pool = load_domain(data_path, split, goals)
-    return train_tokenizer(simulated_texts(schema, pool, placeholders=placeholders), kind="bpe", vocab_size=vocab_size)
+def default_simuser_tokenizer(data_path: str | None, vocab_size: int, placeholders: bool = False) -> PreTrainedTokenizerBase:
+    """Byte-level BPE trained on simulated conversations of the domain with sampled goals (cached
+    on disk and here). It depends on the domain only, so every split's env shares it."""
+    schema, _ = load_domain(data_path, goals="sample")
+    return train_tokenizer(simulated_texts(schema, None, placeholders=placeholders), kind="bpe", vocab_size=vocab_size)

@@ -128,6 +128,14 @@ def log_bleu(bleu: float, bleu_floor: float = DEFAULT_BLEU_FLOOR) -> float:
     return math.log(max(bleu, bleu_floor))
 
 
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Distinct-n (Li et al., 2016): distinct word n-grams over all n-grams of ``texts``
+    (lower-cased, split on whitespace); 0.0 when there are none. Low values mean repetitive,
+    generic replies, a common symptom of reward hacking."""
+    grams = [tuple(words[i : i + n]) for words in (text.lower().split() for text in texts) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
 def normalize_reward_spec(reward: RewardSpec) -> dict[str, float]:
     """Turn ``reward`` into ``{metric: weight}``, checking names and weights.
 
