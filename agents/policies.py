@@ -72,8 +72,9 @@ def build_causal_lm(
 ) -> PreTrainedModel:
     """A causal LM: loaded by name/path (optionally from a GGUF file), or a small GPT-2 from a config."""
     if model is not None:
-        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-        return load_pretrained(AutoModelForCausalLM, str(model), **kwargs)
+        if not gguf_file:
+            return load_pretrained(AutoModelForCausalLM, str(model))
+        return _as_plain_model(load_pretrained(AutoModelForCausalLM, str(model), gguf_file=gguf_file))
     settings = dict(n_layer=2, n_embd=128, n_head=4, n_positions=max(max_positions, 256))
     settings.update(overrides or {})
     config = GPT2Config(
@@ -84,6 +85,21 @@ def build_causal_lm(
         **settings,
     )
     return GPT2LMHeadModel(config)
+
+
+def _as_plain_model(model: PreTrainedModel) -> PreTrainedModel:
+    """A model loaded from a GGUF file, made savable. Without GGUF kernels (always on CPU)
+    transformers dequantizes the file into ordinary float weights but leaves its GGUF quantizer on
+    the model, which only makes ``save_pretrained`` refuse; when no layer kept GGUF blocks, the
+    quantizer and the config's ``quantization_config`` are dropped, so checkpoints save and
+    reload as a plain model."""
+    plain = all(type(module) is nn.Linear for module in model.modules() if isinstance(module, nn.Linear))
+    if plain and all(parameter.is_floating_point() for parameter in model.parameters()):
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    return model
 
 
 def build_encoder(

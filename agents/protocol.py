@@ -179,10 +179,13 @@ class ExpertAgent(BaseAgent):
         raise DialogEnvsError("the expert agent reads the env's hidden state; use evaluate(), not act() on observations")
 
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
-        def expert(obs: Observations, masks: np.ndarray | None, envs: gym.vector.VectorEnv) -> np.ndarray:
-            try:
-                return np.asarray(envs.call("expert_action"), dtype=np.int64)
-            except AttributeError:
-                raise DialogEnvsError(f"{self.env_id} has no expert_action() method, so it has no expert agent") from None
+        return run_episodes(expert_actions, self.env_id, self.env_kwargs, split, episodes)
 
-        return run_episodes(expert, self.env_id, self.env_kwargs, split, episodes)
+
+def expert_actions(observations: Observations, action_masks: np.ndarray | None, envs: gym.vector.VectorEnv) -> np.ndarray:
+    """The envs' own ``expert_action()``\ s: the :class:`ExpertAgent`'s act function for
+    :func:`agents.episodes.play_episodes`, which gives it the envs."""
+    try:
+        return np.asarray(envs.call("expert_action"), dtype=np.int64)
+    except AttributeError:
+        raise DialogEnvsError(f"{envs.spec.id if envs.spec else 'the env'} has no expert_action() method, so it has no expert agent") from None

@@ -43,6 +43,7 @@ import yaml
 from agents.config import TokenPGConfig
 from agents.episodes import play_episodes
 from agents.evaluation import EvaluationReport, episode_report, evaluate_agent
+from agents.protocol import ExpertAgent, expert_actions
 from agents.registry import make
 from agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
@@ -104,9 +105,8 @@ def run_baseline(suite: dict[str, Any], run: dict[str, Any], env_kwargs: dict[st
     agent = make(run["agent"], suite["env"], env_kwargs=env_kwargs, seed=seed, **run.get("config", {}))
     agent.learn(int(run["budget"]))
     train_seconds = time.perf_counter() - started
-    returns, _, infos = play_episodes(
-        lambda obs, masks, envs: agent.act(obs, masks, True), suite["env"], env_kwargs, "test", suite.get("test_episodes")
-    )
+    act = expert_actions if isinstance(agent, ExpertAgent) else lambda obs, masks, envs: agent.act(obs, masks, True)
+    returns, _, infos = play_episodes(act, suite["env"], env_kwargs, "test", suite.get("test_episodes"))
     report: EvaluationReport = episode_report("test", returns, infos)
     return {"after": report.as_dict(), "seconds": {"train": round(train_seconds, 1)}}
 
@@ -153,10 +153,11 @@ def plot_curves(suite: dict[str, Any], results: dict[str, Any], path: Path) -> N
 
     figure, axes = plt.subplots(figsize=(6, 4))
     plotted = False
+    metrics = {run["name"]: run["config"].get("eval_metric", "return") for run in suite["runs"] if run["agent"] == "token-pg"}
     for name, seeds in results["runs"].items():
         for seed, record in seeds.items():
             history = record.get("validation_history") or []
-            metric = next((run["config"].get("eval_metric", "return") for run in suite["runs"] if run["name"] == name), "return")
+            metric = metrics.get(name, "return")
             if history:
                 axes.plot([point["update"] for point in history], [point[metric] for point in history], marker="o",
                           label=f"{name} seed {seed} ({metric})")

