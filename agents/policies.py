@@ -127,6 +127,11 @@ def masked_logits(logits: torch.Tensor, action_mask: torch.Tensor | None, temper
     return logits
 
 
+LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+"""Config fields of models that transform the logits after their output layer (Gemma 2, Cohere,
+Granite); :meth:`CausalLMPolicy.forward` does not apply them, so such models are refused."""
+
+
 class CausalLMPolicy(nn.Module):
     """A causal LM that writes one token per env step, with an optional value head."""
 
@@ -137,7 +142,14 @@ class CausalLMPolicy(nn.Module):
         self.model = model
         self.pad_token_id = int(pad_token_id)
         self.num_actions = num_actions  # the env's vocabulary; a model's embedding may be padded larger
-        hidden = model.config.get_text_config().hidden_size
+        text_config = model.config.get_text_config()
+        for name in LOGIT_TRANSFORMS:
+            if getattr(text_config, name, None) not in (None, 1, 1.0):
+                raise DialogEnvsError(
+                    f"model config sets {name}={getattr(text_config, name)}: the training forward applies the output "
+                    f"layer to the final hidden states itself, and would miss that transform of the logits"
+                )
+        hidden = text_config.hidden_size
         self.value_head = nn.Linear(hidden, 1) if value_head else None
         base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under a LoRA wrapper
         parameters = inspect.signature(base.forward).parameters

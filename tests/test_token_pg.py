@@ -139,3 +139,14 @@ def test_lora_checkpoint_round_trip(tmp_path) -> None:
     loaded = TokenPGAgent.load(tmp_path / "ckpt")
     for (name, a), (_, b) in zip(agent.policy.state_dict().items(), loaded.policy.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_models_that_transform_their_logits_are_refused() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from agents.policies import CausalLMPolicy
+
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50))
+    model.config.final_logit_softcapping = 30.0
+    with pytest.raises(DialogEnvsError, match="final_logit_softcapping=30.0"):
+        CausalLMPolicy(model, pad_token_id=0, num_actions=50)
