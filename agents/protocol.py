@@ -183,7 +183,7 @@ class ExpertAgent(BaseAgent):
 
 
 def expert_actions(observations: Observations, action_masks: np.ndarray | None, envs: gym.vector.VectorEnv) -> np.ndarray:
-    """The envs' own ``expert_action()``\ s: the :class:`ExpertAgent`'s act function for
+    """The envs' own expert actions (``expert_action()``): the :class:`ExpertAgent`'s act function for
     :func:`agents.episodes.play_episodes`, which gives it the envs."""
     try:
         return np.asarray(envs.call("expert_action"), dtype=np.int64)
