@@ -119,6 +119,10 @@ def headline(report: dict[str, Any], metrics: list[str]) -> dict[str, float]:
     return {name: values[name] for name in metrics if name in values}
 
 
+SECONDS_OF_STAGE = {"after": "train"}
+"""Which wall time a summary row shows: its stage's (``sft``, ``rl``), a baseline's training."""
+
+
 def summarize(suite: dict[str, Any], results: dict[str, Any]) -> str:
     """Markdown: per run, the headline metrics before (SFT) and after RL, mean over seeds."""
     metrics = suite.get("metrics", ["return"])
@@ -137,7 +141,7 @@ def summarize(suite: dict[str, Any], results: dict[str, Any]) -> str:
                     cells.append(f"{statistics.mean(values):.4f} ± {statistics.stdev(values) / len(values) ** 0.5:.4f}")
                 else:
                     cells.append(f"{values[0]:.4f}")
-            seconds = statistics.mean(sum(record["seconds"].values()) for record in seeds.values())
+            seconds = statistics.mean(record["seconds"][SECONDS_OF_STAGE.get(stage, stage)] for record in seeds.values())
             lines.append(f"| {name} | {stage} | {len(rows)} | " + " | ".join(cells) + f" | {seconds:.0f} |")
     lines += ["", "Mean over seeds ± standard error. `sft`: the token-level agent after its supervised warm start; "
               "`rl`: after RL, the checkpoint best on validation; `after`: a baseline after its training budget."]
@@ -200,10 +204,17 @@ def main() -> None:
             records[str(seed)] = runner(suite, run, env_kwargs, seed)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1))
-            summary = summarize(suite, results)
-            out.with_suffix(".md").write_text(summary)
-            print(summary, flush=True)
+            print(write_reports(suite, results, out), flush=True)
+    if results["runs"]:
+        write_reports(suite, results, out)
+
+
+def write_reports(suite: dict[str, Any], results: dict[str, Any], out: Path) -> str:
+    """The markdown summary and the curves next to the JSON; returns the summary."""
+    summary = summarize(suite, results)
+    out.with_suffix(".md").write_text(summary)
     plot_curves(suite, results, out.with_name(f"{out.stem}_curves.png"))
+    return summary
 
 
 if __name__ == "__main__":
