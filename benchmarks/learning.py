@@ -20,7 +20,9 @@ and entity-level P/R/F1; reply envs add distinct-1/2, sample replies and (token-
 references' perplexity under the policy.
 
 The JSON (default ``benchmarks/results/<suite name>.json``) is rewritten after every run with
-wall times; a run already in it is skipped, so an interrupted suite resumes. A markdown summary
+wall times; a run already in it is skipped, so an interrupted suite resumes. When a token-pg
+run's RL stage fails, its SFT result, the error and the run's folder (checkpoints) are recorded,
+the suite goes on, and the next invocation runs it again. A markdown summary
 (``.md``) and the RL runs' validation curves (``_curves.png``) are written next to it.
 """
 
@@ -86,7 +88,13 @@ def run_token_pg(suite: dict[str, Any], run: dict[str, Any], env_kwargs: dict[st
     sft_seconds = time.perf_counter() - started
     sft = evaluate_token_pg(agent, suite.get("test_episodes"))
     started = time.perf_counter()
-    history = agent.learn()
+    try:
+        history = agent.learn()
+    except DialogEnvsError as error:  # keep the SFT result and the run's folder; the next invocation retries
+        agent.close()
+        print(f"{run['name']} seed {seed}: RL failed ({error}); checkpoints kept in {folder}", flush=True)
+        return {"sft": sft, "rl_error": str(error), "run_folder": str(folder),
+                "seconds": {"sft": round(sft_seconds, 1), "rl": round(time.perf_counter() - started, 1)}}
     rl_seconds = time.perf_counter() - started
     agent.close()
     best = folder / "checkpoints" / "best"
@@ -131,7 +139,11 @@ def summarize(suite: dict[str, Any], results: dict[str, Any]) -> str:
     for name, seeds in results["runs"].items():
         stages = ("sft", "rl") if "sft" in next(iter(seeds.values())) else ("after",)
         for stage in stages:
-            rows = [headline(record[stage], metrics) for record in seeds.values()]
+            done = [record for record in seeds.values() if stage in record]
+            if not done:
+                lines.append(f"| {name} | {stage} | 0 | " + " | ".join("failed" for _ in metrics) + " | |")
+                continue
+            rows = [headline(record[stage], metrics) for record in done]
             cells = []
             for metric in metrics:
                 values = [row[metric] for row in rows if metric in row]
@@ -141,7 +153,7 @@ def summarize(suite: dict[str, Any], results: dict[str, Any]) -> str:
                     cells.append(f"{statistics.mean(values):.4f} ± {statistics.stdev(values) / len(values) ** 0.5:.4f}")
                 else:
                     cells.append(f"{values[0]:.4f}")
-            seconds = statistics.mean(record["seconds"][SECONDS_OF_STAGE.get(stage, stage)] for record in seeds.values())
+            seconds = statistics.mean(record["seconds"][SECONDS_OF_STAGE.get(stage, stage)] for record in done)
             lines.append(f"| {name} | {stage} | {len(rows)} | " + " | ".join(cells) + f" | {seconds:.0f} |")
     lines += ["", "Mean over seeds ± standard error. `sft`: the token-level agent after its supervised warm start; "
               "`rl`: after RL, the checkpoint best on validation; `after`: a baseline after its training budget."]
@@ -197,7 +209,7 @@ def main() -> None:
         env_kwargs = {**suite.get("env_kwargs", {}), **run.get("env_kwargs", {})}
         for seed in run.get("seeds", suite.get("seeds", [0])):
             records = results["runs"].setdefault(run["name"], {})
-            if str(seed) in records:
+            if str(seed) in records and "rl_error" not in records[str(seed)]:
                 print(f"{run['name']} seed {seed}: already in {out}, skipped", flush=True)
                 continue
             runner = run_token_pg if run["agent"] == "token-pg" else run_baseline

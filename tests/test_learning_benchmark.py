@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -70,3 +71,17 @@ def test_bad_suites_name_the_file_and_the_field(tmp_path: Path) -> None:
     path.write_text("name: x\nruns: []\n")
     with pytest.raises(DialogEnvsError, match="missing field 'env'"):
         learning.load_suite(path)
+
+
+def test_a_failed_rl_stage_keeps_the_sft_result_and_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = {**SUITE["runs"][0], "config": {**SUITE["runs"][0]["config"], "eval_metric": "no_such_metric"}}
+    suite = {**SUITE, "runs": [failing]}
+    results = run_suite(tmp_path, monkeypatch, suite)
+    record = results["runs"]["token-pg"]["0"]
+    assert "no_such_metric" in record["rl_error"] and "rl" not in record
+    assert record["sft"]["episodes"] > 0 and Path(record["run_folder"], "checkpoints", "initial").is_dir()
+    shutil.rmtree(record["run_folder"])
+    assert "| token-pg | rl | 0 | failed | failed | |" in (tmp_path / "results.md").read_text()
+    fixed = {**suite, "runs": [SUITE["runs"][0]]}
+    again = run_suite(tmp_path, monkeypatch, fixed)["runs"]["token-pg"]["0"]
+    assert "rl" in again and "rl_error" not in again
