@@ -118,8 +118,6 @@ def run_episodes(
 ) -> dict[str, float]:
     """Play ``episodes`` seeded episodes of ``split`` with ``act``; mean return, mean episode length
     and the mean of every number in the envs' last-step info (``entity_f1``, ``bleu``, ``correct``...)."""
-    if episodes <= 0:
-        raise DialogEnvsError(f"episodes must be > 0, got {episodes}")
     returns, lengths, infos = play_episodes(act, env_id, env_kwargs, split, episodes, num_envs, max_steps)
     return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **summarize_episodes(infos)}
 

@@ -103,8 +103,7 @@ class ReferenceAgent:
         if self.domain is None:
             return "db: no request yet"
         domain = self.schema.domain(self.domain)
-        constraints = {s: v for s, v in self.tracks[self.domain].constraints.items() if v != DONTCARE}
-        matches = domain.query(constraints)
+        matches = _matches(domain, self.tracks[self.domain])
         line = f"db: {domain.name}, {len(matches)} match{'es' if len(matches) != 1 else ''}"
         for index in matches[:max_entities]:
             entity = domain.entities[index]
@@ -119,7 +118,7 @@ class ReferenceAgent:
             return text
         domain = self.schema.domain(self.domain)
         track = self.tracks[self.domain]
-        matches = domain.query({s: v for s, v in track.constraints.items() if v != DONTCARE})
+        matches = _matches(domain, track)
         entity = domain.entities[matches[0]] if matches else {}
         values = {domain.slots[s].phrase: str(v) for s, v in entity.items() if s in domain.slots}
         values[REFERENCE_PLACEHOLDER[1:-1]] = self._reference(domain, track)
@@ -165,8 +164,7 @@ class ReferenceAgent:
     # -- answering -------------------------------------------------------------------------------
 
     def _answer(self, track: _Track, domain: Domain) -> str:
-        constraints = {s: v for s, v in track.constraints.items() if v != DONTCARE}
-        candidates = domain.query(constraints)
+        candidates = _matches(domain, track)
         keyword = domain.keywords[0] if domain.keywords else domain.name
         if not candidates:
             track.pending.clear()
@@ -234,6 +232,11 @@ class ReferenceAgent:
     def _reference(self, domain: Domain, track: _Track) -> str:
         text = f"{domain.name}|{track.offered}|{sorted(track.booking.items())}|{self.turn}"
         return f"ref{zlib.crc32(text.encode()) % 100000:05d}"
+
+
+def _matches(domain: Domain, track: _Track) -> list[int]:
+    """The entities of ``domain`` that match the constraints tracked so far ("don't care" matches all)."""
+    return domain.query({s: v for s, v in track.constraints.items() if v != DONTCARE})
 
 
 def run_episode(conversation: Conversation, agent: Any, rng: np.random.Generator) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from agents.advantages import discounted_returns, generalized_advantages, group_
 from agents.checkpoint import load_weights, read_state, recover, save_checkpoint
 from agents.config import TokenPGConfig
 from agents.device import autocast, resolve_device, use_bf16
+from agents.episodes import EVAL_SEED_BASE
 from agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
 from agents.pretrained import resolve_model
 from agents.rollout import Rollout, SamplingConfig, collect_rollout, summarize_episodes
@@ -370,7 +371,7 @@ class TokenPGAgent:
             options = {"index": "seed"}
         else:
             episodes = episodes or config.eval_episodes
-            seed_of = lambda index: 2**31 - 1 - index  # noqa: E731  (far from the training seeds)
+            seed_of = lambda index: EVAL_SEED_BASE - index  # noqa: E731  (far from the training seeds)
             options = None
         sampling = SamplingConfig(config.temperature, config.top_k, config.top_p, greedy=greedy)
         returns: list[float] = []
@@ -401,9 +402,8 @@ class TokenPGAgent:
         envs = self._split_envs(split)
         episodes = episodes or config.eval_episodes
         total, count = 0.0, 0
-        self.policy.eval()
         for start in range(0, episodes, config.num_envs):
-            seeds = [2**31 - 1 - min(index, episodes - 1) for index in range(start, start + config.num_envs)]
+            seeds = [EVAL_SEED_BASE - min(index, episodes - 1) for index in range(start, start + config.num_envs)]
             rollout = collect_rollout(
                 self.policy, envs, seeds, self.sampling, self.device, config.max_episode_steps, self.bf16, expert=True
             )

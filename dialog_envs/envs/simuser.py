@@ -497,6 +497,8 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "validation"
         if goals == "corpus" or goal_file_split is not None:
             raise DialogEnvsError("goals='corpus' and goal_file_split need a data_path with a goal file; the bundled domain samples goals")
         return bundled_schema(), None
+    if goal_file_split is not None:
+        check_split(goal_file_split)
     schema = _load_schema_cached(str(Path(data_path).resolve()))
     if goals == "sample":
         return schema, None
@@ -508,7 +510,6 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "validation"
         return schema, None
     pool = read_multiwoz_goals(goal_file, schema)
     if goal_file_split is not None:
-        check_split(goal_file_split)
         pool = [goal for goal in pool if goal_split(goal) == split]
     return schema, pool
 
