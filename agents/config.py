@@ -89,6 +89,10 @@ class TokenPGConfig:
         0,
     )
     warm_start_learning_rate: float = _help("Learning rate of the warm start.", 1e-3)
+    warm_start_lr_schedule: Literal["constant", "linear", "cosine"] = _help(
+        "Learning-rate schedule over the warm-start updates.", "constant"
+    )
+    warm_start_warmup_updates: int = _help("Linear warm-up updates at the start of the warm start.", 0)
 
     # -- evaluation, early stopping, checkpoints ---------------------------------------------------
     eval_every: int = _help("Evaluate on the validation split every this many RL updates (0: never).", 25)
@@ -107,7 +111,9 @@ class TokenPGConfig:
     progress: bool = _help("Show a progress bar with reward and tokens/s.", True)
 
     def __post_init__(self) -> None:
-        choices = {"algorithm": Algorithm.__args__, "policy": ("auto", "causal_lm", "tagger")}
+        schedules = ("constant", "linear", "cosine")
+        choices = {"algorithm": Algorithm.__args__, "policy": ("auto", "causal_lm", "tagger"),
+                   "lr_schedule": schedules, "warm_start_lr_schedule": schedules}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise DialogEnvsError(f"config field {name}={getattr(self, name)!r}; expected one of {', '.join(allowed)}")

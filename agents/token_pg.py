@@ -218,8 +218,6 @@ class TokenPGAgent:
     def _warm_start(self, logger: RunLogger | None) -> None:
         """Maximum likelihood on expert actions (reference replies, gold tags, reference-agent turns)."""
         config = self.config
-        for group in self.optimizer.param_groups:
-            group["lr"] = config.warm_start_learning_rate
         progress = tqdm(
             total=config.warm_start_updates, initial=self.warm_start_done, desc="warm start",
             disable=not config.progress or self.rank > 0, dynamic_ncols=True,
@@ -229,6 +227,10 @@ class TokenPGAgent:
                 self.policy, self.envs, self._warm_start_seeds(), self.sampling, self.device,
                 config.max_episode_steps, self.bf16, expert=True,
             )
+            self._set_learning_rate(
+                config.warm_start_learning_rate, config.warm_start_lr_schedule, config.warm_start_warmup_updates,
+                self.warm_start_done, config.warm_start_updates,
+            )
             self.policy.train()
             log_probs, _, _ = self._evaluate_steps(rollout, temperature=1.0)  # plain maximum likelihood
             loss = -(log_probs * rollout.valid).sum() / rollout.valid.sum()
@@ -237,10 +239,8 @@ class TokenPGAgent:
             progress.update(1)
             progress.set_postfix(nll=f"{loss.item():.3f}")
             if logger is not None:
-                logger.log(self.warm_start_done, "warm_start", {"nll": loss.item()})
+                logger.log(self.warm_start_done, "warm_start", {"nll": loss.item(), "learning_rate": self.optimizer.param_groups[0]["lr"]})
         progress.close()
-        for group in self.optimizer.param_groups:
-            group["lr"] = config.learning_rate
 
     def _warm_start_seeds(self) -> list[int]:
         base = 10**9 + self.config.seed * 1_000_003 + self.warm_start_done * self.config.num_envs + self.rank * 100_000_019
@@ -277,7 +277,7 @@ class TokenPGAgent:
             stats["kl"] = (kl.sum() / n_valid).item()
             stats["kl_coef"] = self.kl_coef
             self._adapt_kl(stats["kl"])
-        self._set_learning_rate(total)
+        self._set_learning_rate(config.learning_rate, config.lr_schedule, config.warmup_updates, self.update, total)
         # No dropout in RL updates: the recomputed log-probs must be those the actions were sampled
         # from (PPO's ratio starts at exactly 1), as in TRL. The warm start keeps dropout.
         self.policy.eval()
@@ -338,18 +338,19 @@ class TokenPGAgent:
         error = float(np.clip(kl / target - 1, -0.2, 0.2))
         self.kl_coef *= 1 + 0.1 * error
 
-    def _set_learning_rate(self, total: int) -> None:
-        config = self.config
-        if config.warmup_updates and self.update < config.warmup_updates:
-            factor = (self.update + 1) / config.warmup_updates
-        elif config.lr_schedule == "linear":
-            factor = 1 - self.update / max(total, 1)
-        elif config.lr_schedule == "cosine":
-            factor = 0.5 * (1 + math.cos(math.pi * self.update / max(total, 1)))
+    def _set_learning_rate(self, base: float, schedule: str, warmup: int, step: int, total: int) -> None:
+        """Set the optimizer's rate for update ``step`` of ``total``: a linear warm-up over the first
+        ``warmup`` updates, then ``schedule`` (constant, linear or cosine decay to 0 at ``total``)."""
+        if warmup and step < warmup:
+            factor = (step + 1) / warmup
+        elif schedule == "linear":
+            factor = 1 - step / max(total, 1)
+        elif schedule == "cosine":
+            factor = 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
         else:
             factor = 1.0
         for group in self.optimizer.param_groups:
-            group["lr"] = config.learning_rate * factor
+            group["lr"] = base * factor
 
     # -- evaluation -------------------------------------------------------------------------------
 

@@ -3,6 +3,9 @@ seeded runs repeat, the tagger and warm start work on NER, checkpoints resume.""
 
 from __future__ import annotations
 
+import csv
+import math
+
 import pytest
 import torch
 
@@ -66,6 +69,21 @@ def test_same_seed_same_learning_curve() -> None:
         return [m["return"] for m in TokenPGAgent("dialog_envs/DialogueBLEU-v0", config).learn()]
 
     assert curve() == curve()
+
+
+def test_learning_rate_schedules_of_warm_start_and_rl(tmp_path) -> None:
+    config = TokenPGConfig(
+        num_envs=4, warm_start_updates=4, warm_start_learning_rate=1e-3, warm_start_lr_schedule="linear",
+        updates=4, learning_rate=1e-4, warmup_updates=2, lr_schedule="cosine", eval_every=0, **QUIET,
+    )
+    TokenPGAgent("tests/TargetToken-v0", config, out_dir=tmp_path).learn()
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv", encoding="utf-8")))
+    rates = {phase: [float(r["value"]) for r in rows if r["phase"] == phase and r["name"] == "learning_rate"]
+             for phase in ("warm_start", "train")}
+    assert rates["warm_start"] == pytest.approx([1e-3, 7.5e-4, 5e-4, 2.5e-4], rel=1e-5)  # the CSV keeps 6 digits
+    assert rates["train"] == pytest.approx([5e-5, 1e-4, 5e-5 * (1 + math.cos(math.pi * 2 / 4)), 5e-5 * (1 + math.cos(math.pi * 3 / 4))], rel=1e-5)
+    with pytest.raises(DialogEnvsError, match="warm_start_lr_schedule"):
+        TokenPGConfig(warm_start_lr_schedule="step")
 
 
 def test_warm_start_then_rl_on_ner_learns_tags() -> None:
