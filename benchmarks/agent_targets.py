@@ -49,8 +49,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "simuser": dict(
         env_id="dialog_envs/SimUser-v0",
         env_kwargs=dict(placeholders=True),
-        config=dict(num_envs=16, warm_start_updates=250, updates=20, learning_rate=5e-5, eval_every=10,
-                    eval_episodes=64, eval_metric="success", max_episode_steps=600),
+        # No dropout: the warm start sees fresh transcripts every update (nothing to overfit), and
+        # dropout doubled the time of a warm-start update on this CPU (docs/agents.md).
+        config=dict(num_envs=16, warm_start_updates=500, warm_start_learning_rate=2e-3, updates=10,
+                    learning_rate=5e-5, eval_every=5, eval_episodes=64, eval_metric="success",
+                    max_episode_steps=600, model_config=dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)),
     ),
 }
 

@@ -14,6 +14,8 @@ from agents.simuser_reference import ReferenceAgent
 from dialog_envs.envs.simuser import SimUserEnv
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import UserReply
+from dialog_envs.simuser.domain import bundled_schema
+from dialog_envs.simuser.goals import goal_content_key, sample_goal_in_split, split_of
 from dialog_envs.wrappers import TextView
 
 ID = "dialog_envs/SimUser-v0"
@@ -52,6 +54,23 @@ def test_same_seed_same_conversation() -> None:
     assert all((a["input_ids"] == b["input_ids"]).all() for a, b in zip(obs_a, obs_b))
     goals = {str(play_reference(first, seed=s)[1]["goal"]) for s in range(6)}
     assert len(goals) > 1  # other seeds, other goals
+
+
+def test_sampled_goals_of_the_splits_never_coincide() -> None:
+    """Same seeds, other split: other goals, each in its own part of the goal space."""
+    seen: dict[str, set[str]] = {}
+    for split in ("train", "validation", "test"):
+        env = SimUserEnv(split=split)
+        goals = set()
+        for seed in range(40):
+            env.reset(seed=seed)
+            goal = env.conversation.user.policy.goal
+            assert split_of(goal_content_key(goal)) == split
+            goals.add(goal_content_key(goal))
+        seen[split] = goals
+    assert not seen["train"] & seen["validation"] and not seen["validation"] & seen["test"] and not seen["train"] & seen["test"]
+    with pytest.raises(DialogEnvsError, match="too small to split"):
+        sample_goal_in_split(bundled_schema(), np.random.default_rng(0), "test", max_draws=1)
 
 
 def test_reference_agent_succeeds_through_the_token_env() -> None:

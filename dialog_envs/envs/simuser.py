@@ -9,7 +9,6 @@ appends the agent's token.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from os import PathLike
@@ -25,7 +24,7 @@ from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv,
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
 from dialog_envs.simuser.domain import bundled_schema
-from dialog_envs.simuser.goals import Goal, read_multiwoz_goals
+from dialog_envs.simuser.goals import Goal, read_multiwoz_goals, sample_goal_in_split, split_of
 from dialog_envs.simuser.policy import PolicyConfig
 from dialog_envs.simuser.satisfaction import RewardKind, SatisfactionConfig
 from dialog_envs.simuser.schema import Schema, load_schema
@@ -104,7 +103,9 @@ class SimUserEnv(BatchOfOneEnv):
     * ``data_path``: None (bundled shop domain) or a MultiWOZ-style folder: ``schema*.json``
       (Schema-Guided-Dialogue / MultiWOZ 2.2 format), ``db/<domain>_db.json``, and optionally
       ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals.
-    * ``split``: which goal file to use (default ``"validation"``, i.e. ``val.json``).
+    * ``split``: which goal file to use (default ``"validation"``, i.e. ``val.json``). With sampled
+      goals (the bundled domain), which part of the goal space: each goal belongs to train,
+      validation or test (80/10/10) by a CRC32 of what it asks for, so the splits share no goal.
     * ``goals``: ``"auto"`` (corpus goals when the split's file exists, else sampled),
       ``"corpus"`` or ``"sample"``.
     * ``goal_file_split``: read the goals of this split's file for every split, and keep the part
@@ -203,7 +204,8 @@ class SimUserEnv(BatchOfOneEnv):
             policy = PolicyConfig(patience=int(patience))
 
             def user_factory(schema: Schema) -> User:
-                return SimulatedUser(schema, pool, policy=policy, scoring=self.scoring)
+                goals = pool if pool is not None else (lambda rng: sample_goal_in_split(schema, rng, split))
+                return SimulatedUser(schema, goals, policy=policy, scoring=self.scoring)
 
         self.user_factory = user_factory
 
@@ -516,8 +518,7 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "validation"
 
 def goal_split(goal: Goal) -> str:
     """The split a corpus goal belongs to under ``goal_file_split``: 80/10/10 by a CRC32 of its source."""
-    bucket = zlib.crc32(goal.source.encode()) % 10
-    return "train" if bucket < 8 else "validation" if bucket == 8 else "test"
+    return split_of(goal.source)
 
 
 @lru_cache(maxsize=4)

@@ -8,7 +8,8 @@ A :class:`Goal` is a sequence of :class:`DomainGoal`, handled in order. Each has
   when the user wants none.
 
 Goals come from :func:`sample_goal` (drawn from the schema and database with the episode's
-random generator, always satisfiable) or from a corpus: :func:`read_multiwoz_goals` reads the
+random generator, always satisfiable; :func:`sample_goal_in_split` keeps the draws of one split's
+part of the goal space) or from a corpus: :func:`read_multiwoz_goals` reads the
 ``goal`` field of MultiWOZ dialogues (``val.json``: ``info`` -> constraints, ``reqt`` -> requests,
 ``book`` -> booking; ``fail_info``/``fail_book`` are not used).
 """
@@ -16,6 +17,7 @@ random generator, always satisfiable) or from a corpus: :func:`read_multiwoz_goa
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dialog_envs.errors import DataFormatError
+from dialog_envs.errors import DataFormatError, DialogEnvsError
 from dialog_envs.simuser.schema import Domain, Schema, check_slots, normalise_name, normalise_value
 
 # MultiWOZ 2.1 goal slot names that differ from the 2.2 schema names after normalisation.
@@ -108,6 +110,32 @@ def sample_goal(schema: Schema, rng: np.random.Generator, config: GoalSamplerCon
     for index in order[:count]:
         goals.append(_sample_domain_goal(domains[int(index)], rng, config))
     return Goal(domains=tuple(goals), source="sampled")
+
+
+def split_of(key: str) -> str:
+    """The split that ``key`` belongs to: train, validation or test (80/10/10) by a CRC32 of it."""
+    bucket = zlib.crc32(key.encode()) % 10
+    return "train" if bucket < 8 else "validation" if bucket == 8 else "test"
+
+
+def goal_content_key(goal: Goal) -> str:
+    """What a goal asks for (its domains' constraints, requests, booking), as canonical JSON."""
+    return json.dumps([domain.to_dict() for domain in goal.domains], sort_keys=True)
+
+
+def sample_goal_in_split(schema: Schema, rng: np.random.Generator, split: str,
+                         config: GoalSamplerConfig | None = None, max_draws: int = 1000) -> Goal:
+    """Draw goals until one belongs to ``split`` (:func:`split_of` its content), so that training,
+    validation and test conversations never share a goal: a seed alone does not keep them apart
+    when the goal space is small (a few hundred return-policy goals in the bundled shop)."""
+    for _ in range(max_draws):
+        goal = sample_goal(schema, rng, config)
+        if split_of(goal_content_key(goal)) == split:
+            return goal
+    raise DialogEnvsError(
+        f"{schema.source}: no sampled goal fell in the {split!r} split in {max_draws} draws; the goal "
+        "space is too small to split 80/10/10 (pass goals of your own, or a user_factory)"
+    )
 
 
 def _sample_domain_goal(domain: Domain, rng: np.random.Generator, config: GoalSamplerConfig) -> DomainGoal:
