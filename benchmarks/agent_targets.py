@@ -10,7 +10,8 @@
   validation BLEU (early stopping) against the warm-start policy on the held-out test split.
 - SimUser-v0 with delexicalised replies (``placeholders=True``: the policy writes
   ``[tracking number]``, the env fills in the database's value): warm start on the reference
-  agent's turns, then RL with the satisfaction reward; validation success rate.
+  agent's turns, then RL with the satisfaction reward, 3 seeds; validation success rate, and the
+  test split's success of the best-on-validation checkpoint against the warm-start policy.
 
 Every run is limited by its config (updates), not by a timer; the JSON records each run's wall
 seconds so the "at most 5 minutes of CPU" budget can be checked.
@@ -54,6 +55,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         config=dict(num_envs=16, warm_start_updates=500, warm_start_learning_rate=2e-3, updates=10,
                     learning_rate=5e-5, eval_every=5, eval_episodes=64, eval_metric="success",
                     max_episode_steps=600, model_config=dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)),
+        seeds=(0, 1, 2),
     ),
 }
 
