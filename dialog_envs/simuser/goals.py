@@ -127,7 +127,7 @@ def sample_goal_in_split(schema: Schema, rng: np.random.Generator, split: str,
                          config: GoalSamplerConfig | None = None, max_draws: int = 1000) -> Goal:
     """Draw goals until one belongs to ``split`` (:func:`split_of` its content), so that training,
     validation and test conversations never share a goal: a seed alone does not keep them apart
-    when the goal space is small (a few hundred return-policy goals in the bundled shop)."""
+    when the goal space is small (20,000 draws in the bundled shop hold about 11,000 distinct goals)."""
     for _ in range(max_draws):
         goal = sample_goal(schema, rng, config)
         if split_of(goal_content_key(goal)) == split:
