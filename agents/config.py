@@ -16,6 +16,7 @@ import yaml
 from dialog_envs.errors import DialogEnvsError
 
 Algorithm = Literal["reinforce", "ppo", "grpo", "rloo"]
+Schedule = Literal["constant", "linear", "cosine"]
 
 
 def _help(text: str, default: Any) -> Any:
@@ -77,7 +78,7 @@ class TokenPGConfig:
     # -- optimisation ----------------------------------------------------------------------------
     learning_rate: float = _help("Adam(W) learning rate of the RL phase.", 3e-4)
     weight_decay: float = _help("AdamW weight decay.", 0.0)
-    lr_schedule: Literal["constant", "linear", "cosine"] = _help("Learning-rate schedule over the RL updates.", "constant")
+    lr_schedule: Schedule = _help("Learning-rate schedule over the RL updates.", "constant")
     warmup_updates: int = _help("Linear warm-up updates at the start of the RL phase.", 0)
     max_grad_norm: float = _help("Gradient clipping norm.", 1.0)
     updates: int = _help("RL updates (one rollout of num_envs episodes each).", 100)
@@ -89,7 +90,7 @@ class TokenPGConfig:
         0,
     )
     warm_start_learning_rate: float = _help("Learning rate of the warm start.", 1e-3)
-    warm_start_lr_schedule: Literal["constant", "linear", "cosine"] = _help(
+    warm_start_lr_schedule: Schedule = _help(
         "Learning-rate schedule over the warm-start updates.", "constant"
     )
     warm_start_warmup_updates: int = _help("Linear warm-up updates at the start of the warm start.", 0)
@@ -111,9 +112,8 @@ class TokenPGConfig:
     progress: bool = _help("Show a progress bar with reward and tokens/s.", True)
 
     def __post_init__(self) -> None:
-        schedules = ("constant", "linear", "cosine")
         choices = {"algorithm": Algorithm.__args__, "policy": ("auto", "causal_lm", "tagger"),
-                   "lr_schedule": schedules, "warm_start_lr_schedule": schedules}
+                   "lr_schedule": Schedule.__args__, "warm_start_lr_schedule": Schedule.__args__}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise DialogEnvsError(f"config field {name}={getattr(self, name)!r}; expected one of {', '.join(allowed)}")
