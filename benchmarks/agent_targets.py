@@ -70,7 +70,8 @@ def run_one(env_id: str, env_kwargs: dict[str, Any], config: dict[str, Any], see
     warm = agent.evaluate("validation")
     warm_seconds = time.perf_counter() - started
     history = agent.learn()
-    final = agent.evaluate("validation")
+    # learn() evaluated the last policy already when its last evaluation fell on the final update
+    final = history[-1] if history and history[-1]["update"] == agent.update else agent.evaluate("validation")
     best = max(history, key=lambda metrics: metrics[config["eval_metric"]]) if history else final
     result = {
         "seed": seed,

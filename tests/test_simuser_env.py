@@ -16,6 +16,8 @@ from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import UserReply
 from dialog_envs.simuser.domain import bundled_schema
 from dialog_envs.simuser.goals import goal_content_key, sample_goal_in_split, split_of
+from dialog_envs.simuser.schema import Domain
+from dialog_envs.simuser.understanding import Lexicon
 from dialog_envs.wrappers import TextView
 
 ID = "dialog_envs/SimUser-v0"
@@ -273,6 +275,36 @@ def test_placeholders_are_filled_from_the_database_entity() -> None:
     for turn_written, turn_read in zip(written_turns, read_turns):
         pattern = re.sub(r"\\\[[^\]]+\\\]", "(.+)", re.escape(turn_written))
         assert re.fullmatch(pattern, turn_read), (turn_written, turn_read)
+
+
+def play_expert(env: SimUserEnv, seed: int) -> list[list[int]]:
+    """Play one episode with the env's expert actions; returns every observation's tokens."""
+    obs, _ = env.reset(seed=seed)
+    seen = [obs["input_ids"][obs["attention_mask"] == 1].tolist()]
+    done = False
+    while not done:
+        obs, _, terminated, truncated, _ = env.step(env.expert_action())
+        seen.append(obs["input_ids"][obs["attention_mask"] == 1].tolist())
+        done = terminated or truncated
+    return seen
+
+
+def test_expert_and_tracker_start_afresh_each_episode_and_keep_their_lexicons(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[str] = []
+    build = Lexicon.build.__func__
+
+    def counting_build(cls: type[Lexicon], domain: Domain) -> Lexicon:
+        builds.append(domain.name)
+        return build(cls, domain)
+
+    monkeypatch.setattr(Lexicon, "build", classmethod(counting_build))
+    env = gym.make(ID, placeholders=True).unwrapped
+    first = play_expert(env, 0)
+    after_seed_1 = play_expert(env, 1)
+    builds_so_far = len(builds)
+    assert play_expert(env, 0) == first  # nothing of the earlier episodes leaks into a new one
+    assert len(builds) == builds_so_far  # and the lexicons of its domains were not built again
+    assert after_seed_1 == play_expert(gym.make(ID, placeholders=True).unwrapped, 1)
 
 
 def test_placeholders_fill_known_slots_and_keep_unknown_ones() -> None:

@@ -28,6 +28,7 @@ from dialog_envs.simuser.goals import Goal, read_multiwoz_goals, sample_goal_in_
 from dialog_envs.simuser.policy import PolicyConfig
 from dialog_envs.simuser.satisfaction import RewardKind, SatisfactionConfig
 from dialog_envs.simuser.schema import Schema, load_schema
+from dialog_envs.simuser.understanding import RuleReader
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 USER_MARKER = "user:"
@@ -333,21 +334,26 @@ class _Episode:
         self.started = False
         self.done = False
         self.database_lines: list[str] = []
-        self._tracker: Any = None
-        self._expert: Any = None
+        from agents.simuser_reference import ReferenceAgent  # the agent-side tracker and DB lookup
+
+        # Both agents live as long as the row and share one reader, whose lexicons are built once:
+        # building them for every episode took a third of a warm-start rollout.
+        reader = RuleReader(env.schema)
+        self._tracker = ReferenceAgent(env.schema, reader) if env.database_view else None
+        self._expert = ReferenceAgent(env.schema, reader, placeholders=env.placeholders)
         self._expert_plan: list[int] | None = None
         self._expert_seen = 0
 
     def start(self, rng: np.random.Generator) -> str:
         """Begin a conversation; returns the user's opening."""
-        from agents.simuser_reference import ReferenceAgent  # the agent-side tracker and DB lookup
-
         user_text = self.conversation.reset(rng)
         self.reply = []
         self.started, self.done = True, False
         self.database_lines = []
-        self._tracker = ReferenceAgent(self.env.schema) if self.env.database_view else None
-        self._expert, self._expert_plan, self._expert_seen = None, None, 0
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._expert.reset()
+        self._expert_plan, self._expert_seen = None, 0
         return user_text
 
     def end_turn(self, agent_text: str) -> tuple[str, Any]:
@@ -380,10 +386,6 @@ class _Episode:
         if not self.started or self.done:
             return env.eos_token_id
         if self._expert_plan is None:
-            if self._expert is None:
-                from agents.simuser_reference import ReferenceAgent
-
-                self._expert = ReferenceAgent(env.schema, placeholders=env.placeholders)
             user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
             reply = ""
             for text in user_texts[self._expert_seen :]:
