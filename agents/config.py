@@ -38,7 +38,11 @@ class TokenPGConfig:
     )
     gguf_file: str | None = _help("GGUF file inside `model` to load (e.g. SmolLM2's), passed as gguf_file=.", None)
     model_config: dict[str, Any] = _help(
-        "Overrides of the default config when `model` is None, e.g. {n_layer: 4, n_embd: 256}.", {}
+        "Overrides of the default config when `model` is None, e.g. {n_layer: 4, n_embd: 256}. For a "
+        "causal LM, model_type picks another architecture built as small (e.g. {model_type: llama}, whose "
+        "rotary positions learned SimUser-v0 in fewer updates; overrides then use the standard names: "
+        "num_hidden_layers, hidden_size, ...).",
+        {},
     )
     policy: Literal["auto", "causal_lm", "tagger"] = _help(
         "'causal_lm' writes tokens (action space = vocabulary); 'tagger' classifies a position with an "

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
     BertConfig,
@@ -70,21 +71,44 @@ def build_causal_lm(
     overrides: dict[str, Any] | None = None,
     max_positions: int = 512,
 ) -> PreTrainedModel:
-    """A causal LM: loaded by name/path (optionally from a GGUF file), or a small GPT-2 from a config."""
+    """A causal LM: loaded by name/path (optionally from a GGUF file), or a small one from a config.
+
+    From a config, ``overrides`` may name another architecture with ``model_type`` (any causal LM
+    that transformers knows: ``"llama"``, ``"qwen2"``, ...); it is built just as small (2 layers, 128
+    wide, 4 heads, feed-forward 4 x wider, tied embeddings), with the standard names
+    (``num_hidden_layers``, ``hidden_size``, ...) for further overrides. The default is GPT-2, whose
+    overrides keep GPT-2's own names (``n_layer``, ``n_embd``, ...).
+    """
     if model is not None:
         if not gguf_file:
             return load_pretrained(AutoModelForCausalLM, str(model))
         return _as_plain_model(load_pretrained(AutoModelForCausalLM, str(model), gguf_file=gguf_file))
-    settings = dict(n_layer=2, n_embd=128, n_head=4, n_positions=max(max_positions, 256))
-    settings.update(overrides or {})
-    config = GPT2Config(
+    settings = dict(overrides or {})
+    model_type = settings.pop("model_type", "gpt2")
+    token_ids = dict(
         vocab_size=len(tokenizer),
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **settings,
     )
-    return GPT2LMHeadModel(config)
+    if model_type == "gpt2":
+        config = GPT2Config(**token_ids, **{**dict(n_layer=2, n_embd=128, n_head=4, n_positions=max(max_positions, 256)), **settings})
+        return GPT2LMHeadModel(config)
+    small = dict(
+        num_hidden_layers=2, hidden_size=128, num_attention_heads=4, max_position_embeddings=max(max_positions, 256),
+        tie_word_embeddings=True,
+    )
+    settings = {**small, **settings}
+    settings.setdefault("intermediate_size", 4 * settings["hidden_size"])
+    settings.setdefault("num_key_value_heads", settings["num_attention_heads"])
+    try:
+        config = AutoConfig.for_model(model_type, **token_ids, **settings)
+        return AutoModelForCausalLM.from_config(config)
+    except ValueError as error:  # an unknown model_type, or one that is no causal LM
+        raise DialogEnvsError(
+            f"model_config.model_type {model_type!r}: expected a causal LM architecture that transformers knows "
+            f"(gpt2, llama, qwen2, ...): {str(error).split('. ')[0]}"
+        ) from None
 
 
 def _as_plain_model(model: PreTrainedModel) -> PreTrainedModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,9 +19,18 @@ from dialog_envs.errors import DialogEnvsError
 QUIET = dict(progress=False, bf16="off", device="cpu")
 
 
-@pytest.mark.parametrize("env_id", ["tests/ChattyUser-v0", "dialog_envs/DialogueBLEU-v0", "dialog_envs/NER-v0"])
-def test_cached_log_probs_equal_full_recomputation(env_id: str) -> None:
-    config = TokenPGConfig(num_envs=6, algorithm="ppo", temperature=0.7, **QUIET)
+@pytest.mark.parametrize(
+    ("env_id", "model_config"),
+    [
+        ("tests/ChattyUser-v0", {}),
+        ("tests/ChattyUser-v0", {"model_type": "llama"}),  # rotary positions through the cache
+        ("dialog_envs/DialogueBLEU-v0", {}),
+        ("dialog_envs/NER-v0", {}),
+    ],
+    ids=["chatty-gpt2", "chatty-llama", "dialogue-bleu", "ner"],
+)
+def test_cached_log_probs_equal_full_recomputation(env_id: str, model_config: dict) -> None:
+    config = TokenPGConfig(num_envs=6, algorithm="ppo", temperature=0.7, model_config=model_config, **QUIET)
     agent = TokenPGAgent(env_id, config)
     rollout = collect_rollout(agent.policy, agent.envs, list(range(6)), agent.sampling, agent.device)
     assert rollout.valid.sum() > 6  # several steps per episode
@@ -29,6 +39,19 @@ def test_cached_log_probs_equal_full_recomputation(env_id: str) -> None:
     valid = rollout.valid
     assert torch.allclose(log_probs[valid], rollout.log_probs[valid], atol=1e-5)
     assert torch.allclose(values[valid], rollout.values[valid], atol=1e-5)
+
+
+def test_other_architectures_build_from_a_config_and_reload(tmp_path: Path) -> None:
+    config = TokenPGConfig(num_envs=2, model_config={"model_type": "llama", "num_hidden_layers": 1}, **QUIET)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config)
+    backbone = agent.policy.backbone
+    assert type(backbone).__name__ == "LlamaForCausalLM"
+    assert (backbone.config.num_hidden_layers, backbone.config.hidden_size, backbone.config.intermediate_size) == (1, 128, 512)
+    agent.save(tmp_path / "checkpoint")
+    loaded = TokenPGAgent.load(tmp_path / "checkpoint").policy.backbone.state_dict()
+    assert all(torch.equal(tensor, loaded[name]) for name, tensor in backbone.state_dict().items())
+    with pytest.raises(DialogEnvsError, match="model_config.model_type 'nope': expected a causal LM"):
+        TokenPGAgent("dialog_envs/DialogueBLEU-v0", TokenPGConfig(num_envs=2, model_config={"model_type": "nope"}, **QUIET))
 
 
 @pytest.mark.parametrize(
