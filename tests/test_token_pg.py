@@ -12,6 +12,7 @@ import torch
 
 import tests.toy_envs  # noqa: F401  (registers tests/TargetToken-v0 and tests/ChattyUser-v0)
 from agents.config import TokenPGConfig
+from agents.policies import padded_width
 from agents.rollout import SamplingConfig, collect_rollout
 from agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
@@ -39,6 +40,13 @@ def test_cached_log_probs_equal_full_recomputation(env_id: str, model_config: di
     valid = rollout.valid
     assert torch.allclose(log_probs[valid], rollout.log_probs[valid], atol=1e-5)
     assert torch.allclose(values[valid], rollout.values[valid], atol=1e-5)
+
+
+def test_packed_widths_are_few_and_padded_by_at_most_an_eighth() -> None:
+    widths = range(1, 4097)
+    padded = [padded_width(width) for width in widths]
+    assert all(width <= rounded <= width * 1.125 for width, rounded in zip(widths, padded))
+    assert len({padded_width(width) for width in range(257, 513)}) == 8  # eight shapes per octave
 
 
 def test_other_architectures_build_from_a_config_and_reload(tmp_path: Path) -> None:
