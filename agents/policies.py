@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import (
+    CONFIG_MAPPING,
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
     BertConfig,
     BertModel,
-    GPT2Config,
-    GPT2LMHeadModel,
+    MODEL_FOR_CAUSAL_LM_MAPPING,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -85,30 +85,32 @@ def build_causal_lm(
         return _as_plain_model(load_pretrained(AutoModelForCausalLM, str(model), gguf_file=gguf_file))
     settings = dict(overrides or {})
     model_type = settings.pop("model_type", "gpt2")
-    token_ids = dict(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    if model_type == "gpt2":
-        config = GPT2Config(**token_ids, **{**dict(n_layer=2, n_embd=128, n_head=4, n_positions=max(max_positions, 256)), **settings})
-        return GPT2LMHeadModel(config)
-    small = dict(
-        num_hidden_layers=2, hidden_size=128, num_attention_heads=4, max_position_embeddings=max(max_positions, 256),
-        tie_word_embeddings=True,
-    )
-    settings = {**small, **settings}
-    settings.setdefault("intermediate_size", 4 * settings["hidden_size"])
-    settings.setdefault("num_key_value_heads", settings["num_attention_heads"])
-    try:
-        config = AutoConfig.for_model(model_type, **token_ids, **settings)
-        return AutoModelForCausalLM.from_config(config)
-    except ValueError as error:  # an unknown model_type, or one that is no causal LM
+    positions = max(max_positions, 256)
+    if model_type == "gpt2":  # GPT-2's own names, which its overrides use
+        settings = {"n_layer": 2, "n_embd": 128, "n_head": 4, "n_positions": positions, **settings}
+    else:
+        settings = {"num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 4,
+                    "max_position_embeddings": positions, "tie_word_embeddings": True, **settings}
+        settings.setdefault("intermediate_size", 4 * settings["hidden_size"])
+        settings.setdefault("num_key_value_heads", settings["num_attention_heads"])
+    if model_type not in CONFIG_MAPPING or CONFIG_MAPPING[model_type] not in MODEL_FOR_CAUSAL_LM_MAPPING:
         raise DialogEnvsError(
             f"model_config.model_type {model_type!r}: expected a causal LM architecture that transformers knows "
-            f"(gpt2, llama, qwen2, ...): {str(error).split('. ')[0]}"
-        ) from None
+            "(gpt2, llama, qwen2, ...)"
+        )
+    try:
+        config = AutoConfig.for_model(
+            model_type,
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            **settings,
+        )
+        return AutoModelForCausalLM.from_config(config)
+    except Exception as error:  # the config's or the model's own check of the sizes given
+        reason = [line.strip() for line in str(error).splitlines() if line.strip()][-1]
+        raise DialogEnvsError(f"model_config {overrides!r}: not a valid {model_type} model: {reason}") from None
 
 
 def _as_plain_model(model: PreTrainedModel) -> PreTrainedModel:

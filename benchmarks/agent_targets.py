@@ -10,8 +10,8 @@
   validation BLEU (early stopping) against the warm-start policy on the held-out test split.
 - SimUser-v0 with delexicalised replies (``placeholders=True``: the policy writes
   ``[tracking number]``, the env fills in the database's value) and a tiny Llama policy: warm start
-  on the reference agent's turns, then RL with the satisfaction reward, 3 seeds; validation success rate, and the
-  test split's success of the best-on-validation checkpoint against the warm-start policy.
+  on the reference agent's turns, then RL with the satisfaction reward, 3 seeds; the success rate
+  of the best-on-validation checkpoint against the warm-start policy on validation and test.
 
 Every run is limited by its config (updates), not by a timer; the JSON records each run's wall
 seconds (training and its in-run evaluations) so the "at most 5 minutes of CPU" budget can be

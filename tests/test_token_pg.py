@@ -60,6 +60,8 @@ def test_other_architectures_build_from_a_config_and_reload(tmp_path: Path) -> N
     assert all(torch.equal(tensor, loaded[name]) for name, tensor in backbone.state_dict().items())
     with pytest.raises(DialogEnvsError, match="model_config.model_type 'nope': expected a causal LM"):
         TokenPGAgent("dialog_envs/DialogueBLEU-v0", TokenPGConfig(num_envs=2, model_config={"model_type": "nope"}, **QUIET))
+    with pytest.raises(DialogEnvsError, match="not a valid llama model: .*hidden size"):
+        TokenPGAgent("dialog_envs/DialogueBLEU-v0", TokenPGConfig(num_envs=2, model_config={"model_type": "llama", "hidden_size": 130}, **QUIET))
 
 
 @pytest.mark.parametrize(

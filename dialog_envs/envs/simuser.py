@@ -514,13 +514,8 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "validation"
         return schema, None
     pool = read_multiwoz_goals(goal_file, schema)
     if goal_file_split is not None:
-        pool = [goal for goal in pool if goal_split(goal) == split]
+        pool = [goal for goal in pool if split_of(goal.source) == split]  # 80/10/10 by a CRC32 of its source
     return schema, pool
-
-
-def goal_split(goal: Goal) -> str:
-    """The split a corpus goal belongs to under ``goal_file_split``: 80/10/10 by a CRC32 of its source."""
-    return split_of(goal.source)
 
 
 @lru_cache(maxsize=4)
