@@ -3,7 +3,7 @@
 A :class:`Suite` says what to run (from the command line, a YAML file read with
 ``yaml.safe_load``, or :func:`quick_suite`). :func:`run_suite` then, for every run:
 
-1. builds the agent with :func:`agents.registry.make` (seeded);
+1. builds the agent with :func:`dialog_envs.agents.registry.make` (seeded);
 2. evaluates it on the test split (``eval_episodes`` seeded episodes, the same for every agent);
 3. trains it with ``agent.learn(budget)`` (budget in env steps, see ``docs/benchmarking.md``);
 4. evaluates it again and writes the run's record to ``OUT/runs/<name>.json`` (atomically).
@@ -11,7 +11,7 @@ A :class:`Suite` says what to run (from the command line, a YAML file read with
 A run whose file already exists (same env, kwargs, agent, config, seed, budget and evaluation) is
 skipped, so an interrupted benchmark resumes where it stopped. At the end it writes
 ``OUT/results.json`` (schema: ``agents/results.schema.json``, version :data:`SCHEMA_VERSION`),
-``OUT/results.md`` and ``OUT/curves/<env>.png`` (see :mod:`agents.bench_report`).
+``OUT/results.md`` and ``OUT/curves/<env>.png`` (see :mod:`dialog_envs.agents.bench_report`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from agents.registry import make, resolve
-from dialog_envs.commands.env_args import check_env_id
+from dialog_envs.agents.registry import make, resolve
+from dialog_envs.registration import check_env_id
 from dialog_envs.data.splits import check_split
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.registration import env_ids
@@ -101,7 +101,7 @@ class Suite:
         if not self.envs:
             raise DialogEnvsError(f"the suite has no envs; available: {', '.join(env_ids())}")
         if not self.agents:
-            from agents.registry import available
+            from dialog_envs.agents.registry import available
 
             raise DialogEnvsError(f"the suite has no agents; available: {', '.join(available())}")
         if not self.seeds:
@@ -371,7 +371,7 @@ def run_suite(suite: Suite, out_dir: str | os.PathLike[str], progress: bool = Tr
 
     Returns the ``results.json`` data.
     """
-    from agents.bench_report import plot_curves, results_markdown, summarize
+    from dialog_envs.agents.bench_report import plot_curves, results_markdown, summarize
 
     suite.check()
     out = Path(out_dir)

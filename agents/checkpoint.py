@@ -29,7 +29,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from agents.policies import quiet_transformers
+from dialog_envs.agents.policies import quiet_transformers
 from dialog_envs.errors import DialogEnvsError
 
 

@@ -27,7 +27,7 @@ def _help(text: str, default: Any) -> Any:
 
 @dataclass
 class TokenPGConfig:
-    """Settings of :class:`agents.token_pg.TokenPGAgent`. Defaults train the tiny default models on CPU."""
+    """Settings of :class:`dialog_envs.agents.token_pg.TokenPGAgent`. Defaults train the tiny default models on CPU."""
 
     # -- policy model ----------------------------------------------------------------------------
     model: str | None = _help(

@@ -2,7 +2,7 @@
 
 Evaluation is shared so that every agent of a benchmark is scored on **the same episodes**: the
 ``i``-th evaluation episode of a split is reset with seed ``EVAL_SEED_BASE - i``, the convention of
-:meth:`agents.token_pg.TokenPGAgent.run_episodes`, so the token-level agent's own (faster, KV-cached)
+:meth:`dialog_envs.agents.token_pg.TokenPGAgent.run_episodes`, so the token-level agent's own (faster, KV-cached)
 evaluation and this one draw the same examples.
 """
 
@@ -16,7 +16,8 @@ import gymnasium as gym
 import numpy as np
 
 import dialog_envs  # noqa: F401  (registers the env ids)
-from agents.rollout import row_info, summarize_episodes
+from dialog_envs.agents.rollout import row_info
+from dialog_envs.envs.batched import episode_metrics
 from dialog_envs.errors import DialogEnvsError
 
 EVAL_SEED_BASE = 2**31 - 1
@@ -53,8 +54,9 @@ def play_episodes(
     episodes: int | None = 32,
     num_envs: int = 16,
     max_steps: int = 10_000,
-) -> tuple[list[float], list[int], list[dict[str, Any]]]:
-    """Play episodes of ``split`` with ``act``; each episode's return, length and last-step info.
+) -> tuple[list[float], list[int], list[dict[str, Any]], dict[str, float]]:
+    """Play episodes of ``split`` with ``act``; each episode's return, length and last-step info,
+    and the env's :func:`~dialog_envs.envs.batched.episode_metrics` of them all.
 
     ``episodes`` seeded episodes (seed ``EVAL_SEED_BASE - i``), or with ``episodes=None`` every
     example of the split once, in order (the env must have a ``split_size`` and accept
@@ -102,9 +104,10 @@ def play_episodes(
             returns.extend(episode_return[:keep].tolist())
             lengths.extend(episode_length[:keep].tolist())
             infos_at_end.extend(final[:keep])
+        metrics = episode_metrics(envs, infos_at_end)
     finally:
         envs.close()
-    return returns, lengths, infos_at_end
+    return returns, lengths, infos_at_end, metrics
 
 
 def run_episodes(
@@ -117,9 +120,9 @@ def run_episodes(
     max_steps: int = 10_000,
 ) -> dict[str, float]:
     """Play ``episodes`` seeded episodes of ``split`` with ``act``; mean return, mean episode length
-    and the mean of every number in the envs' last-step info (``entity_f1``, ``bleu``, ``correct``...)."""
-    returns, lengths, infos = play_episodes(act, env_id, env_kwargs, split, episodes, num_envs, max_steps)
-    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **summarize_episodes(infos)}
+    and the env's episode metrics (``entity_f1``, ``bleu``, ``correct``, corpus-level scores...)."""
+    returns, lengths, _, metrics = play_episodes(act, env_id, env_kwargs, split, episodes, num_envs, max_steps)
+    return {"return": float(np.mean(returns)), "episode_length": float(np.mean(lengths)), **metrics}
 
 
 @dataclass

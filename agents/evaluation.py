@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.rollout import summarize_episodes
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.token_pg import TokenPGAgent
+from dialog_envs.envs.batched import episode_metrics
 from dialog_envs.metrics.ner import EntityScores, TokenReport, entity_scores, token_report
 from dialog_envs.metrics.text import distinct_n
 
@@ -50,14 +50,14 @@ def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | Non
     except AttributeError:
         walk = False
     returns, infos = agent.run_episodes(split, episodes, greedy=True, walk=walk)
-    return episode_report(split, returns, infos)
+    return episode_report(split, returns, infos, episode_metrics(envs, infos))
 
 
-def episode_report(split: str, returns: list[float], infos: list[dict[str, Any]]) -> EvaluationReport:
-    """The report of played episodes: mean return and final-info metrics; for NER the token-level
-    report and entity scores over all the episodes' tags; for replies (``response`` in the info)
-    distinct-1 and distinct-2 over all replies."""
-    metrics = {"return": float(np.mean(returns)), **summarize_episodes(infos)}
+def episode_report(split: str, returns: list[float], infos: list[dict[str, Any]], env_metrics: dict[str, float]) -> EvaluationReport:
+    """The report of played episodes: mean return and the env's episode metrics; for NER the
+    token-level report and entity scores over all the episodes' tags; for replies (``response`` in
+    the info) distinct-1 and distinct-2 over all replies."""
+    metrics = {"return": float(np.mean(returns)), **env_metrics}
     report = EvaluationReport(split, len(returns), metrics)
     if infos and all("response" in info for info in infos):
         replies = [info["response"] for info in infos]
@@ -68,7 +68,6 @@ def episode_report(split: str, returns: list[float], infos: list[dict[str, Any]]
         predicted = [list(info["predicted_tags"]) for info in infos]
         report.token_report = token_report(gold, predicted)
         report.entity_scores = entity_scores(gold, predicted)
-        metrics["token_micro_f1"] = report.token_report.rows["micro avg"]["f1-score"]
     return report
 
 

@@ -11,8 +11,8 @@ An agent is bound to one environment id (and its constructor arguments) when it 
 
 The protocol is structural (``typing.Protocol``): an agent need not inherit from anything. The
 adapters in this package make the built-in agents satisfy it: :class:`RandomAgent`,
-:class:`ExpertAgent`, :class:`agents.sb3_baselines.SB3Agent` and
-:class:`agents.token_pg_adapter.TokenPGAdapter`. :class:`BaseAgent` gives a user's own agent
+:class:`ExpertAgent`, :class:`dialog_envs.agents.sb3_baselines.SB3Agent` and
+:class:`dialog_envs.agents.token_pg_adapter.TokenPGAdapter`. :class:`BaseAgent` gives a user's own agent
 everything but ``act`` (see ``docs/benchmarking.md`` for a complete example).
 """
 
@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
-from agents.episodes import run_episodes
+from dialog_envs.agents.episodes import run_episodes
 from dialog_envs.errors import DialogEnvsError
 
 Observations = dict[str, np.ndarray]
@@ -38,7 +38,7 @@ CurvePoint = dict[str, float]
 @runtime_checkable
 class Agent(Protocol):
     """What the benchmark needs from an agent. Construction: ``Factory(env_id, *, env_kwargs=None,
-    seed=0, **config)`` (see :func:`agents.registry.make`)."""
+    seed=0, **config)`` (see :func:`dialog_envs.agents.registry.make`)."""
 
     env_id: str
 
@@ -55,7 +55,7 @@ class Agent(Protocol):
 
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
         """Mean ``return`` (and the env's final-info numbers) over ``episodes`` seeded episodes of
-        ``split`` (episode ``i`` reset with seed ``agents.episodes.EVAL_SEED_BASE - i``)."""
+        ``split`` (episode ``i`` reset with seed ``dialog_envs.agents.episodes.EVAL_SEED_BASE - i``)."""
         ...
 
     def save(self, folder: str | os.PathLike[str]) -> None:
@@ -170,7 +170,7 @@ class ExpertAgent(BaseAgent):
 
     Hook for ``dialog_envs/SimUser-v0``: that env's ``expert_action()`` is its rule-based reference
     agent's next token, so ``expert`` *is* the SimUser reference agent at the token level; a
-    text-level adapter can be registered under its own name with :func:`agents.registry.register`.
+    text-level adapter can be registered under its own name with :func:`dialog_envs.agents.registry.register`.
     """
 
     name = "expert"
@@ -184,7 +184,7 @@ class ExpertAgent(BaseAgent):
 
 def expert_actions(observations: Observations, action_masks: np.ndarray | None, envs: gym.vector.VectorEnv) -> np.ndarray:
     """The envs' own expert actions (``expert_action()``): the :class:`ExpertAgent`'s act function for
-    :func:`agents.episodes.play_episodes`, which gives it the envs."""
+    :func:`dialog_envs.agents.episodes.play_episodes`, which gives it the envs."""
     try:
         return np.asarray(envs.call("expert_action"), dtype=np.int64)
     except AttributeError:

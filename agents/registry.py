@@ -14,7 +14,7 @@
 4. a ``"module.path:Name"`` string (``Name`` may be dotted: ``module:Outer.Inner``).
 
 A factory (class or function) is called as ``factory(env_id, env_kwargs=..., seed=..., **config)``
-and must return an object that satisfies :class:`agents.protocol.Agent`.
+and must return an object that satisfies :class:`dialog_envs.agents.protocol.Agent`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from agents.protocol import Agent
-from dialog_envs.commands.env_args import check_env_id
+from dialog_envs.agents.protocol import Agent
+from dialog_envs.registration import check_env_id
 from dialog_envs.errors import DialogEnvsError
 
 ENTRY_POINT_GROUP = "dialog_envs.agents"
@@ -35,13 +35,13 @@ ENTRY_POINT_GROUP = "dialog_envs.agents"
 AgentFactory = Callable[..., Agent]
 
 BUILTIN_AGENTS: dict[str, str] = {
-    "random": "agents.protocol:RandomAgent",
-    "expert": "agents.protocol:ExpertAgent",
-    "ppo": "agents.sb3_baselines:ppo",
-    "a2c": "agents.sb3_baselines:a2c",
-    "dqn": "agents.sb3_baselines:dqn",
-    "maskable-ppo": "agents.sb3_baselines:maskable_ppo",
-    "token-pg": "agents.token_pg_adapter:TokenPGAdapter",
+    "random": "dialog_envs.agents.protocol:RandomAgent",
+    "expert": "dialog_envs.agents.protocol:ExpertAgent",
+    "ppo": "dialog_envs.agents.sb3_baselines:ppo",
+    "a2c": "dialog_envs.agents.sb3_baselines:a2c",
+    "dqn": "dialog_envs.agents.sb3_baselines:dqn",
+    "maskable-ppo": "dialog_envs.agents.sb3_baselines:maskable_ppo",
+    "token-pg": "dialog_envs.agents.token_pg_adapter:TokenPGAdapter",
     # The SimUser-v0 reference agent: at the token level it is "expert" (the env's expert_action()
     # is the reference agent's next token). A text-level adapter, when one exists, goes here as
     # "simuser-reference": "agents.<module>:<Class>".
@@ -143,7 +143,7 @@ def make(name: str, env_id: str, *, env_kwargs: dict[str, Any] | None = None, se
 
     ``config`` goes to the factory as keywords (e.g. ``n_steps=64`` for ``ppo``). Raises
     :class:`DialogEnvsError` for an unknown agent or env, bad config keys, or an object that lacks
-    a method of the :class:`~agents.protocol.Agent` protocol.
+    a method of the :class:`~dialog_envs.agents.protocol.Agent` protocol.
     """
     env_id = check_env_id(env_id)
     factory = resolve(name)
@@ -153,6 +153,6 @@ def make(name: str, env_id: str, *, env_kwargs: dict[str, Any] | None = None, se
     if missing:
         raise DialogEnvsError(
             f"agent {name!r} built a {type(agent).__name__} that lacks {', '.join(missing)}; an agent needs "
-            f"{', '.join(PROTOCOL_METHODS)} (see agents.protocol.Agent, or subclass agents.protocol.BaseAgent)"
+            f"{', '.join(PROTOCOL_METHODS)} (see dialog_envs.agents.protocol.Agent, or subclass dialog_envs.agents.protocol.BaseAgent)"
         )
     return agent

@@ -15,8 +15,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.device import autocast
-from agents.policies import masked_logits
+from dialog_envs.agents.device import autocast
+from dialog_envs.agents.policies import masked_logits
 
 
 @dataclass
@@ -170,27 +170,3 @@ def row_info(infos: dict[str, Any], row: int) -> dict[str, Any]:
         item = value[row]
         found[key] = float(item) if isinstance(item, (bool, np.bool_, int, float, np.integer, np.floating)) else item
     return found
-
-
-def summarize_episodes(infos: list[dict[str, Any]]) -> dict[str, float]:
-    """Metrics of a set of episodes from their last infos.
-
-    The mean of every numeric key (``entity_f1``, ``bleu``, ``success``, ...), plus corpus-level
-    scores where the infos allow them: ``macro_f1`` over the episodes' labels (``label_index`` and
-    ``predicted_index``, as Sentiment-v0 reports them) and ``entity_f1_corpus`` over their tags
-    (``gold_tags`` and ``predicted_tags``, as NER-v0 reports them).
-    """
-    keys = sorted({key for info in infos for key, value in info.items() if isinstance(value, float)})
-    metrics = {key: float(np.mean([info[key] for info in infos if isinstance(info.get(key), float)])) for key in keys}
-    if infos and all("label_index" in info and "predicted_index" in info for info in infos):
-        from dialog_envs.metrics.classification import macro_f1
-
-        truth = [int(info["label_index"]) for info in infos]
-        predicted = [int(info["predicted_index"]) if info["predicted_index"] >= 0 else None for info in infos]
-        metrics["macro_f1"] = macro_f1(truth, predicted)
-    if infos and all("gold_tags" in info and "predicted_tags" in info for info in infos):
-        from dialog_envs.metrics.ner import entity_scores
-
-        gold = [list(info["gold_tags"]) for info in infos]
-        metrics["entity_f1_corpus"] = entity_scores(gold, [list(info["predicted_tags"]) for info in infos]).f1
-    return metrics

@@ -2,7 +2,7 @@
 
 One function per algorithm (:func:`ppo`, :func:`a2c`, :func:`dqn`, :func:`maskable_ppo`; registry
 names ``ppo``, ``a2c``, ``dqn``, ``maskable-ppo``) builds an :class:`SB3Agent`: SB3's
-``MultiInputPolicy`` with :class:`~agents.features.TokenFeaturesExtractor` reading the token
+``MultiInputPolicy`` with :class:`~dialog_envs.agents.features.TokenFeaturesExtractor` reading the token
 observations, on ``n_envs`` training-split envs (``DummyVecEnv`` + ``Monitor``).
 
 Defaults are deliberately tiny (32-wide embeddings, one 64-unit hidden layer, short rollouts) so
@@ -28,9 +28,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.episodes import EpisodeLog
-from agents.features import TokenFeaturesExtractor
-from agents.protocol import BaseAgent, CurvePoint, Observations
+from dialog_envs.agents.episodes import EpisodeLog
+from dialog_envs.agents.features import TokenFeaturesExtractor
+from dialog_envs.agents.protocol import BaseAgent, CurvePoint, Observations
 from dialog_envs.errors import DialogEnvsError
 
 ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -138,7 +138,7 @@ class SB3Agent(BaseAgent):
         env_kwargs: the env's constructor arguments (``split`` is set by the agent).
         seed: seeds SB3 (weights, sampling) and the training envs.
         n_envs: training envs stepped together (``DummyVecEnv``).
-        encoder, embed_dim, features_dim, n_layers, n_heads: the features extractor (see :mod:`agents.features`).
+        encoder, embed_dim, features_dim, n_layers, n_heads: the features extractor (see :mod:`dialog_envs.agents.features`).
         net_arch: hidden layers of the policy/value (or Q) heads after the extractor.
         device: torch device; ``"cpu"`` by default (tiny nets are faster there).
         curve_points: points in the learning curve that :meth:`learn` returns.

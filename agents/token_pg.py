@@ -33,15 +33,16 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 import dialog_envs  # noqa: F401  (registers the env ids)
-from agents.advantages import discounted_returns, generalized_advantages, group_advantages, whiten
-from agents.checkpoint import load_weights, read_state, recover, save_checkpoint
-from agents.config import TokenPGConfig
-from agents.device import autocast, resolve_device, use_bf16
-from agents.episodes import EVAL_SEED_BASE
-from agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
-from agents.pretrained import resolve_model
-from agents.rollout import Rollout, SamplingConfig, collect_rollout, summarize_episodes
-from agents.run_logging import RunLogger
+from dialog_envs.agents.advantages import discounted_returns, generalized_advantages, group_advantages, whiten
+from dialog_envs.agents.checkpoint import load_weights, read_state, recover, save_checkpoint
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.device import autocast, resolve_device, use_bf16
+from dialog_envs.agents.episodes import EVAL_SEED_BASE
+from dialog_envs.agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
+from dialog_envs.agents.pretrained import resolve_model
+from dialog_envs.agents.rollout import Rollout, SamplingConfig, collect_rollout
+from dialog_envs.agents.run_logging import RunLogger
+from dialog_envs.envs.batched import episode_metrics
 from dialog_envs.errors import DialogEnvsError
 
 
@@ -67,7 +68,7 @@ class TokenPGAgent:
 
     Args:
         env_id: a registered id, e.g. ``"dialog_envs/DialogueBLEU-v0"``.
-        config: the :class:`~agents.config.TokenPGConfig`.
+        config: the :class:`~dialog_envs.agents.config.TokenPGConfig`.
         env_kwargs: constructor arguments of the env (``data_path``, ``reward``, ...).
         out_dir: where logs and checkpoints go (``None``: nothing is written).
     """
@@ -321,7 +322,7 @@ class TokenPGAgent:
             self._gradient_step(loss)
             stats["value_loss"] = value_loss.item()
         stats.update(policy_loss=policy_loss.item(), entropy=entropy_mean.item(), learning_rate=self.optimizer.param_groups[0]["lr"])
-        stats.update({f"env/{key}": value for key, value in summarize_episodes(rollout.final_info).items()})
+        stats.update({f"env/{key}": value for key, value in episode_metrics(self.envs, rollout.final_info).items()})
         return stats
 
     def _gradient_step(self, loss: torch.Tensor) -> None:
@@ -390,9 +391,9 @@ class TokenPGAgent:
         return returns, infos
 
     def evaluate(self, split: str = "validation", episodes: int | None = None, greedy: bool = True) -> dict[str, float]:
-        """Mean return and the mean of every numeric final-info metric over seeded episodes."""
+        """Mean return and the env's episode metrics over seeded episodes."""
         returns, infos = self.run_episodes(split, episodes, greedy)
-        return {"return": float(np.mean(returns)), **summarize_episodes(infos)}
+        return {"return": float(np.mean(returns)), **episode_metrics(self._split_envs(split), infos)}
 
     @torch.no_grad()
     def expert_nll(self, split: str = "test", episodes: int | None = None) -> float:
@@ -443,7 +444,7 @@ class TokenPGAgent:
     # -- acting, saving, loading ------------------------------------------------------------------
 
     def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write a checkpoint (atomically; see :mod:`agents.checkpoint`)."""
+        """Write a checkpoint (atomically; see :mod:`dialog_envs.agents.checkpoint`)."""
         state = {
             "agent": self.name,
             "env_id": self.env_id,

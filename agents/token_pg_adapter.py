@@ -1,4 +1,4 @@
-"""The token-level policy-gradient agent (:class:`agents.token_pg.TokenPGAgent`) as an ``Agent``.
+"""The token-level policy-gradient agent (:class:`dialog_envs.agents.token_pg.TokenPGAgent`) as an ``Agent``.
 
 Budget mapping: the benchmark's budget is in **env steps** (one step = one token written, one tag
 or one label chosen). :meth:`TokenPGAdapter.learn` runs whole RL updates, one at a time, until the
@@ -20,17 +20,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.config import TokenPGConfig
-from agents.device import autocast
-from agents.episodes import EpisodeLog
-from agents.policies import masked_logits
-from agents.protocol import CurvePoint, Observations
-from agents.rollout import sample_actions
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.device import autocast
+from dialog_envs.agents.episodes import EpisodeLog
+from dialog_envs.agents.policies import masked_logits
+from dialog_envs.agents.protocol import CurvePoint, Observations
+from dialog_envs.agents.rollout import sample_actions
+from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
 
 ADAPTER_DEFAULTS: dict[str, Any] = {"eval_every": 0, "progress": False, "num_envs": 8}
-"""Overrides of :class:`~agents.config.TokenPGConfig` in the benchmark: no validation passes during
+"""Overrides of :class:`~dialog_envs.agents.config.TokenPGConfig` in the benchmark: no validation passes during
 training (the benchmark evaluates on the test split itself), no inner progress bar, 8 envs."""
 
 
@@ -38,7 +38,7 @@ class CountingVectorEnv(gym.vector.VectorWrapper):
     """Counts the env steps of active episodes and records each episode's return.
 
     Rollouts reset every env together and step them until all episodes ended, stepping finished
-    envs idly; only steps of unfinished episodes are counted, as :class:`agents.rollout.Rollout`
+    envs idly; only steps of unfinished episodes are counted, as :class:`dialog_envs.agents.rollout.Rollout`
     counts them. ``counting = False`` pauses it (evaluation on the training split).
     """
 
@@ -78,7 +78,7 @@ class TokenPGAdapter:
         env_kwargs: the env's constructor arguments.
         seed: the config's ``seed``.
         curve_points: points in the learning curve that :meth:`learn` returns.
-        **config: fields of :class:`~agents.config.TokenPGConfig` (over :data:`ADAPTER_DEFAULTS`),
+        **config: fields of :class:`~dialog_envs.agents.config.TokenPGConfig` (over :data:`ADAPTER_DEFAULTS`),
             e.g. ``algorithm="ppo"``, ``model_config={"n_layer": 1}``.
     """
 
@@ -117,7 +117,7 @@ class TokenPGAdapter:
         return self.counter.episodes.curve(start, target, self.curve_points)
 
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
-        """The agent's own greedy, KV-cached evaluation (same seeds as :func:`agents.episodes.run_episodes`)."""
+        """The agent's own greedy, KV-cached evaluation (same seeds as :func:`dialog_envs.agents.episodes.run_episodes`)."""
         self.counter.counting = False
         try:
             return self.agent.evaluate(split, episodes, greedy=True)

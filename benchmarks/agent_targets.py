@@ -33,9 +33,9 @@ from typing import Any
 
 import torch
 
-from agents.config import TokenPGConfig
-from agents.evaluation import compare_checkpoints, evaluate_agent
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.evaluation import compare_checkpoints, evaluate_agent
+from dialog_envs.agents.token_pg import TokenPGAgent
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "ner": dict(

@@ -5,7 +5,7 @@
 A suite is a YAML file (safe loader): one env (``env``, ``env_kwargs`` such as a ``data_path`` into
 ``../shared/data``), ``seeds``, ``test_episodes`` and ``runs``. A run is either
 
-* the token-level agent (``agent: token-pg``, ``config:`` :class:`~agents.config.TokenPGConfig`
+* the token-level agent (``agent: token-pg``, ``config:`` :class:`~dialog_envs.agents.config.TokenPGConfig`
   fields). Its warm start is the supervised fine-tuning (**SFT**) baseline and is evaluated on
   the test split; then **RL** from it with validation early stopping, and the checkpoint best on
   validation is evaluated on the test split (the seed's before/after protocol);
@@ -42,12 +42,12 @@ from typing import Any
 import torch
 import yaml
 
-from agents.config import TokenPGConfig
-from agents.episodes import play_episodes
-from agents.evaluation import EvaluationReport, episode_report, evaluate_agent
-from agents.protocol import ExpertAgent, expert_actions
-from agents.registry import make
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.episodes import play_episodes
+from dialog_envs.agents.evaluation import EvaluationReport, episode_report, evaluate_agent
+from dialog_envs.agents.protocol import ExpertAgent, expert_actions
+from dialog_envs.agents.registry import make
+from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
 
 
@@ -114,8 +114,8 @@ def run_baseline(suite: dict[str, Any], run: dict[str, Any], env_kwargs: dict[st
     agent.learn(int(run["budget"]))
     train_seconds = time.perf_counter() - started
     act = expert_actions if isinstance(agent, ExpertAgent) else lambda obs, masks, envs: agent.act(obs, masks, True)
-    returns, _, infos = play_episodes(act, suite["env"], env_kwargs, "test", suite.get("test_episodes"))
-    report: EvaluationReport = episode_report("test", returns, infos)
+    returns, _, infos, metrics = play_episodes(act, suite["env"], env_kwargs, "test", suite.get("test_episodes"))
+    report: EvaluationReport = episode_report("test", returns, infos, metrics)
     return {"after": report.as_dict(), "seconds": {"train": round(train_seconds, 1)}}
 
 

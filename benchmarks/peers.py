@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agents.device import autocast
+from dialog_envs.agents.device import autocast
 
 ENV_ID = "dialog_envs/DialogueBLEU-v0"
 

@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.simuser_reference import ReferenceAgent, run_episode  # noqa: E402
+from dialog_envs.simuser.reference_agent import ReferenceAgent, run_episode  # noqa: E402
 from dialog_envs.envs.simuser import load_domain, simulated_texts  # noqa: E402
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser  # noqa: E402
 from dialog_envs.simuser.policy import PolicyConfig  # noqa: E402

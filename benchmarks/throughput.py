@@ -42,11 +42,11 @@ import numpy as np
 import torch
 
 import dialog_envs
-from agents.config import TokenPGConfig
-from agents.device import autocast
-from agents.rollout import SamplingConfig, collect_rollout, sample_actions
-from agents import token_pg
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.device import autocast
+from dialog_envs.agents.rollout import SamplingConfig, collect_rollout, sample_actions
+from dialog_envs.agents import token_pg
+from dialog_envs.agents.token_pg import TokenPGAgent
 from benchmarks import peers
 
 ENV_ID = peers.ENV_ID
@@ -447,7 +447,7 @@ def run(config: BenchConfig, log: Callable[[str], None] = print) -> dict[str, An
 
 def model_factory(config: BenchConfig) -> Callable[[], Any]:
     """Builds a fresh copy of the benchmark's GPT-2 (same config, same initial weights)."""
-    from agents.policies import build_causal_lm
+    from dialog_envs.agents.policies import build_causal_lm
 
     tokenizer = gym.make(ENV_ID, **config.env_kwargs).unwrapped.tokenizer
     window = gym.make(ENV_ID, **config.env_kwargs).unwrapped.observation_space["input_ids"].shape[0]
@@ -590,7 +590,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``python -m benchmarks.throughput`` and ``dialog-envs bench-throughput``."""
+    """The options of ``python -m benchmarks.throughput``."""
     parser.add_argument("--quick", action="store_true", help="a small smoke run (under 2 minutes on CPU)")
     parser.add_argument("--num-envs", type=int, help="batch size (default 64; 16 with --quick)")
     parser.add_argument("--repeats", type=int, help="measurements per rate after a warm-up (default 3; 1 with --quick)")

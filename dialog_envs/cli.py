@@ -24,7 +24,6 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "rate": "rate",
     "bench": "bench",
-    "bench-throughput": "bench_throughput",
 }
 
 

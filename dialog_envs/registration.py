@@ -12,6 +12,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from dialog_envs.errors import DialogEnvsError
+
 NAMESPACE = "dialog_envs"
 
 
@@ -76,3 +78,13 @@ def register_envs() -> None:
 def env_ids() -> list[str]:
     """Every registered id of this package, in the order of :data:`ENV_SPECS`."""
     return [spec.id for spec in ENV_SPECS]
+
+
+def check_env_id(env_id: str) -> str:
+    """``env_id`` if this package registers it (a bare name such as ``NER-v0`` gets the namespace)."""
+    known = env_ids()
+    if env_id in known:
+        return env_id
+    if f"dialog_envs/{env_id}" in known:
+        return f"dialog_envs/{env_id}"
+    raise DialogEnvsError(f"unknown environment {env_id!r}; available: {', '.join(known)}")

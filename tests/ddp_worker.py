@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from agents.config import TokenPGConfig
-from agents.device import init_distributed
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.device import init_distributed
+from dialog_envs.agents.token_pg import TokenPGAgent
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])

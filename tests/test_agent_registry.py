@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-import agents
-from agents import registry
-from agents.benchmark import QUICK_TOKEN_PG
-from agents.episodes import EpisodeLog, run_episodes
-from agents.protocol import Agent, ExpertAgent, RandomAgent
-from agents.token_pg_adapter import TokenPGAdapter
+import dialog_envs.agents
+from dialog_envs.agents import registry
+from dialog_envs.agents.benchmark import QUICK_TOKEN_PG
+from dialog_envs.agents.episodes import EpisodeLog, run_episodes
+from dialog_envs.agents.protocol import Agent, ExpertAgent, RandomAgent
+from dialog_envs.agents.token_pg_adapter import TokenPGAdapter
 from dialog_envs.errors import DialogEnvsError
 
 
@@ -34,7 +34,7 @@ def clean_registry():
 
 PLUGIN = '''
 import numpy as np
-from agents.protocol import BaseAgent
+from dialog_envs.agents.protocol import BaseAgent
 
 
 class FirstAction(BaseAgent):
@@ -74,42 +74,42 @@ def write_distribution(folder: Path, entry_points: dict[str, str]) -> None:
 def test_builtin_agents_satisfy_the_protocol() -> None:
     for name in ("random", "expert", "ppo", "token-pg"):
         config = QUICK_TOKEN_PG if name == "token-pg" else {}
-        agent = agents.make(name, "Sentiment-v0", seed=0, **config)
+        agent = dialog_envs.agents.make(name, "Sentiment-v0", seed=0, **config)
         assert isinstance(agent, Agent)
         assert agent.env_id == "dialog_envs/Sentiment-v0"
 
 
 def test_make_and_register_are_exported() -> None:
-    assert agents.make is registry.make and agents.register is registry.register
+    assert dialog_envs.agents.make is registry.make and dialog_envs.agents.register is registry.register
     assert set(registry.BUILTIN_AGENTS) >= {"random", "expert", "ppo", "a2c", "dqn", "maskable-ppo", "token-pg"}
 
 
 def test_unknown_names_list_what_is_available() -> None:
     with pytest.raises(DialogEnvsError, match=r"unknown agent 'nope'; available: .*random.*ppo.*token-pg"):
-        agents.make("nope", "NER-v0")
+        dialog_envs.agents.make("nope", "NER-v0")
     with pytest.raises(DialogEnvsError, match=r"unknown environment 'Nope-v0'; available: .*NER-v0"):
-        agents.make("random", "Nope-v0")
+        dialog_envs.agents.make("random", "Nope-v0")
 
 
 def test_bad_config_and_module_paths() -> None:
     with pytest.raises(DialogEnvsError, match="does not take colour; it takes no settings"):
-        agents.make("random", "NER-v0", colour="red")
+        dialog_envs.agents.make("random", "NER-v0", colour="red")
     with pytest.raises(DialogEnvsError, match="cannot import module 'no_such_module'"):
-        agents.make("no_such_module:Agent", "NER-v0")
+        dialog_envs.agents.make("no_such_module:Agent", "NER-v0")
     with pytest.raises(DialogEnvsError, match="has no attribute 'Missing'"):
-        agents.make("agents.protocol:Missing", "NER-v0")
+        dialog_envs.agents.make("dialog_envs.agents.protocol:Missing", "NER-v0")
     with pytest.raises(DialogEnvsError, match="not a class or function"):
-        agents.make("agents.registry:ENTRY_POINT_GROUP", "NER-v0")
+        dialog_envs.agents.make("dialog_envs.agents.registry:ENTRY_POINT_GROUP", "NER-v0")
 
 
 def test_module_class_strings(tmp_path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(write_plugin(tmp_path)))
-    agent = agents.make("throwaway_agents:FirstAction", "Sentiment-v0", offset=2)
+    agent = dialog_envs.agents.make("throwaway_agents:FirstAction", "Sentiment-v0", offset=2)
     assert agent.evaluate("test", episodes=4)["predicted_index"] == 2.0
     with pytest.raises(DialogEnvsError, match="lacks act, learn, evaluate, save, load"):
-        agents.make("throwaway_agents:NotAnAgent", "Sentiment-v0")
+        dialog_envs.agents.make("throwaway_agents:NotAnAgent", "Sentiment-v0")
     with pytest.raises(DialogEnvsError, match="does not take nope; its settings are: offset"):
-        agents.make("throwaway_agents:FirstAction", "Sentiment-v0", nope=1)
+        dialog_envs.agents.make("throwaway_agents:FirstAction", "Sentiment-v0", nope=1)
 
 
 def test_entry_point_agents_show_up_by_name(tmp_path, monkeypatch) -> None:
@@ -118,28 +118,28 @@ def test_entry_point_agents_show_up_by_name(tmp_path, monkeypatch) -> None:
     assert "first-action" not in registry.available()
     monkeypatch.syspath_prepend(str(tmp_path))
     assert registry.available()["first-action"] == "entry point of throwaway-agents"
-    agent = agents.make("first-action", "NER-v0")
+    agent = dialog_envs.agents.make("first-action", "NER-v0")
     metrics = agent.evaluate("test", episodes=4)
     assert 0.0 <= metrics["token_accuracy"] <= 1.0
     with pytest.raises(DialogEnvsError, match="cannot load entry point 'throwaway_agents:Gone'"):
-        agents.make("broken", "NER-v0")
+        dialog_envs.agents.make("broken", "NER-v0")
 
 
 def test_register_names_and_strings(clean_registry, tmp_path, monkeypatch) -> None:
-    agents.register("coin", RandomAgent)
-    assert isinstance(agents.make("coin", "NER-v0"), RandomAgent)
+    dialog_envs.agents.register("coin", RandomAgent)
+    assert isinstance(dialog_envs.agents.make("coin", "NER-v0"), RandomAgent)
     with pytest.raises(DialogEnvsError, match="already registered"):
-        agents.register("coin", RandomAgent)
+        dialog_envs.agents.register("coin", RandomAgent)
     with pytest.raises(DialogEnvsError, match="already registered"):
-        agents.register("ppo", RandomAgent)
-    agents.register("ppo", RandomAgent, overwrite=True)  # registered names come first
-    assert isinstance(agents.make("ppo", "NER-v0"), RandomAgent)
+        dialog_envs.agents.register("ppo", RandomAgent)
+    dialog_envs.agents.register("ppo", RandomAgent, overwrite=True)  # registered names come first
+    assert isinstance(dialog_envs.agents.make("ppo", "NER-v0"), RandomAgent)
     monkeypatch.syspath_prepend(str(write_plugin(tmp_path)))
-    agents.register("first", "throwaway_agents:FirstAction")
-    assert agents.make("first", "NER-v0").act({"input_ids": np.zeros((2, 3))}).tolist() == [0, 0]
+    dialog_envs.agents.register("first", "throwaway_agents:FirstAction")
+    assert dialog_envs.agents.make("first", "NER-v0").act({"input_ids": np.zeros((2, 3))}).tolist() == [0, 0]
     for bad_name, factory in (("", RandomAgent), ("a:b", RandomAgent), ("x", 42)):
         with pytest.raises(DialogEnvsError):
-            agents.register(bad_name, factory)
+            dialog_envs.agents.register(bad_name, factory)
 
 
 def test_random_agent_respects_masks_and_repeats_its_evaluation() -> None:
@@ -154,8 +154,8 @@ def test_random_agent_respects_masks_and_repeats_its_evaluation() -> None:
 
 
 def test_expert_agent_is_a_ceiling() -> None:
-    assert agents.make("expert", "NER-v0").evaluate("test", episodes=8)["entity_f1"] == 1.0
-    assert agents.make("expert", "Sentiment-v0").evaluate("test", episodes=8)["correct"] == 1.0
+    assert dialog_envs.agents.make("expert", "NER-v0").evaluate("test", episodes=8)["entity_f1"] == 1.0
+    assert dialog_envs.agents.make("expert", "Sentiment-v0").evaluate("test", episodes=8)["correct"] == 1.0
     with pytest.raises(DialogEnvsError, match="hidden state"):
         ExpertAgent("dialog_envs/NER-v0").act({"input_ids": np.zeros((1, 3))})
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import dialog_envs
-from agents.bench_report import ci95
-from agents.benchmark import QUICK_TOKEN_PG, RESULTS_SCHEMA, AgentEntry, EnvEntry, Suite, quick_suite, run_suite
+from dialog_envs.agents.bench_report import ci95
+from dialog_envs.agents.benchmark import QUICK_TOKEN_PG, RESULTS_SCHEMA, AgentEntry, EnvEntry, Suite, quick_suite, run_suite
 from dialog_envs.cli import main
 from dialog_envs.errors import DialogEnvsError
 

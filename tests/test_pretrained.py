@@ -7,9 +7,9 @@ import importlib.util
 
 import pytest
 
-from agents.config import TokenPGConfig
-from agents.pretrained import resolve_model
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.pretrained import resolve_model
+from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
 
 QUIET = dict(progress=False, bf16="off", device="cpu", eval_every=0)

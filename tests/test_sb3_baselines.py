@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import dialog_envs
-from agents.features import TokenFeaturesExtractor
-from agents.sb3_baselines import ALGORITHMS, SB3Agent, a2c, dqn, maskable_ppo, ppo
+from dialog_envs.agents.features import TokenFeaturesExtractor
+from dialog_envs.agents.sb3_baselines import ALGORITHMS, SB3Agent, a2c, dqn, maskable_ppo, ppo
 from dialog_envs.errors import DialogEnvsError
 
 TINY = {

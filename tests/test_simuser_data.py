@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.simuser_reference import ReferenceAgent, run_episode
+from dialog_envs.simuser.reference_agent import ReferenceAgent, run_episode
 from dialog_envs.envs.simuser import SimUserEnv, load_domain
 from dialog_envs.errors import DataFormatError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser

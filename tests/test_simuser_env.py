@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dialog_envs  # noqa: F401
-from agents.simuser_reference import ReferenceAgent
+from dialog_envs.simuser.reference_agent import ReferenceAgent
 from dialog_envs.envs.simuser import SimUserEnv
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import UserReply

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from dialog_envs.cli import main
-from dialog_envs.commands.rate import FeedbackLog, read_feedback_log, run_rating_session
+from dialog_envs.commands.rate import run_rating_session
+from dialog_envs.feedback import FeedbackLog, read_feedback_log
 from dialog_envs.errors import DataFormatError
 
 ROOT = Path(__file__).resolve().parents[1]

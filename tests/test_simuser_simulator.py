@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.simuser_reference import ReferenceAgent, run_episode
+from dialog_envs.simuser.reference_agent import ReferenceAgent, run_episode
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser
 from dialog_envs.simuser.domain import bundled_schema, write_bundled_schema
 from dialog_envs.simuser.goals import DomainGoal, Goal, sample_goal

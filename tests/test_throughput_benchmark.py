@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks import throughput
-from dialog_envs.cli import main
 
 
 def test_smoke_run_writes_valid_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "throughput.json"
-    code = main([
-        "bench-throughput", "--quick", "--num-envs", "4", "--max-new-tokens", "3", "--repeats", "1",
+    code = throughput.main([
+        "--quick", "--num-envs", "4", "--max-new-tokens", "3", "--repeats", "1",
         "--reward-batch", "0", "--peers", "none", "--bf16", "off", "--out", str(out),
     ])
     assert code == 0

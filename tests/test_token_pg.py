@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import tests.toy_envs  # noqa: F401  (registers tests/TargetToken-v0 and tests/ChattyUser-v0)
-from agents.config import TokenPGConfig
-from agents.policies import padded_width
-from agents.rollout import SamplingConfig, collect_rollout
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.config import TokenPGConfig
+from dialog_envs.agents.policies import padded_width
+from dialog_envs.agents.rollout import SamplingConfig, collect_rollout
+from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
 
 QUIET = dict(progress=False, bf16="off", device="cpu")
@@ -195,7 +195,7 @@ def test_lora_checkpoint_round_trip(tmp_path) -> None:
 def test_models_that_transform_their_logits_are_refused() -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from agents.policies import CausalLMPolicy
+    from dialog_envs.agents.policies import CausalLMPolicy
 
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=50))
     model.config.final_logit_softcapping = 30.0

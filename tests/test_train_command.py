@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.checkpoint import read_state
-from agents.token_pg import TokenPGAgent
+from dialog_envs.agents.checkpoint import read_state
+from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.cli import main
 from dialog_envs.data.generated_ner import generated_ner_split
 

@@ -65,7 +65,7 @@ def _agent_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 def build_suite(args: argparse.Namespace) -> Any:
     """The suite the arguments describe (checked)."""
-    from agents.benchmark import AgentEntry, EnvEntry, Suite, env_entries, load_suite, quick_suite
+    from dialog_envs.agents.benchmark import AgentEntry, EnvEntry, Suite, env_entries, load_suite, quick_suite
 
     if args.suite is not None and args.quick:
         raise DialogEnvsError("give --suite or --quick, not both")
@@ -101,8 +101,8 @@ def build_suite(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.benchmark import run_suite
-    from agents.registry import available
+    from dialog_envs.agents.benchmark import run_suite
+    from dialog_envs.agents.registry import available
 
     if args.list_agents:
         for name, origin in available().items():

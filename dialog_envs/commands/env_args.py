@@ -36,13 +36,3 @@ def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
         except yaml.YAMLError as error:
             raise DialogEnvsError(f"env argument {key!r}: value {value!r} is not valid YAML ({error})") from None
     return kwargs
-
-
-def check_env_id(env_id: str) -> str:
-    """``env_id`` if this package registers it (a bare name such as ``NER-v0`` gets the namespace)."""
-    known = env_ids()
-    if env_id in known:
-        return env_id
-    if f"dialog_envs/{env_id}" in known:
-        return f"dialog_envs/{env_id}"
-    raise DialogEnvsError(f"unknown environment {env_id!r}; available: {', '.join(known)}")

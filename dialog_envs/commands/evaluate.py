@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dialog_envs.commands.env_args import check_env_id
+from dialog_envs.registration import check_env_id
 
 HELP = "Evaluate a checkpoint on a split and compare it with the policy before RL (the 'initial' checkpoint)."
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.evaluation import compare_checkpoints
+    from dialog_envs.agents.evaluation import compare_checkpoints
 
     env_id = None if args.env is None else check_env_id(args.env)
     before, after, summary = compare_checkpoints(args.checkpoint, args.baseline, env_id, args.split, args.episodes)

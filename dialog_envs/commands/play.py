@@ -13,7 +13,8 @@ from typing import TextIO
 
 import gymnasium as gym
 
-from dialog_envs.commands.env_args import add_env_arguments, check_env_id, parse_env_kwargs
+from dialog_envs.commands.env_args import add_env_arguments, parse_env_kwargs
+from dialog_envs.registration import check_env_id
 from dialog_envs.wrappers import TextView
 
 HELP = "Play an environment in the terminal: you are the agent."

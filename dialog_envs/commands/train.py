@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from dialog_envs.commands.env_args import check_env_id, parse_env_kwargs
+from dialog_envs.commands.env_args import parse_env_kwargs
+from dialog_envs.registration import check_env_id
 from dialog_envs.errors import DialogEnvsError
 
 HELP = "Train the token-level policy-gradient agent on an environment (resumes from OUT if it holds a run)."
@@ -30,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.config import TokenPGConfig
-    from agents.device import init_distributed
-    from agents.token_pg import TokenPGAgent
+    from dialog_envs.agents.config import TokenPGConfig
+    from dialog_envs.agents.device import init_distributed
+    from dialog_envs.agents.token_pg import TokenPGAgent
 
     init_distributed()  # data parallel when started as: torchrun --nproc_per_node N -m dialog_envs.cli train ...
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print("last validation:", json.dumps({k: round(v, 4) for k, v in history[-1].items()}))
     best = args.out / "checkpoints" / "best"
     if args.report_split != "none" and (best / "state.json").exists():
-        from agents.evaluation import compare_checkpoints
+        from dialog_envs.agents.evaluation import compare_checkpoints
 
         print()
         print(compare_checkpoints(best, split=args.report_split)[2])

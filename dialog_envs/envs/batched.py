@@ -121,6 +121,33 @@ class BatchOfOneEnv(gym.Env):
     def _row_observation(self) -> dict[str, np.ndarray]:
         return {key: value[0] for key, value in self._core.observations().items()}
 
+    def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """The metrics of a set of finished episodes, from each episode's last info.
+
+        The mean of every float-valued key (``bleu``, ``success``, ``entity_f1``, ...). An env
+        whose task has corpus-level scores (entity F1 over all sentences, macro F1 over all
+        labels) adds them in its override. Agents call this (through :func:`episode_metrics`)
+        instead of reading env-specific info keys.
+        """
+        return mean_float_metrics(final_infos)
+
+
+def mean_float_metrics(final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The mean of every float-valued key of the infos, over the infos that have it."""
+    keys = sorted({key for info in final_infos for key, value in info.items() if isinstance(value, float)})
+    return {key: float(np.mean([info[key] for info in final_infos if isinstance(info.get(key), float)])) for key in keys}
+
+
+def episode_metrics(env: gym.Env | VectorEnv, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The metrics of finished episodes of ``env`` (a single or a vector env, wrapped or not):
+    the env's own :meth:`BatchOfOneEnv.episode_metrics` where it has one, else the mean of every
+    float-valued info key (any other Gymnasium env)."""
+    target = env.unwrapped
+    if isinstance(target, gym.vector.SyncVectorEnv):
+        target = target.envs[0].unwrapped
+    method = getattr(target, "episode_metrics", None)
+    return method(final_infos) if callable(method) else mean_float_metrics(final_infos)
+
 
 def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an action id") -> np.ndarray:
     """``actions`` as an ``int64`` array of ``count`` valid action ids.

@@ -9,6 +9,7 @@ with array operations; the F1 rewards come from the incremental
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -21,9 +22,9 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions, mean_float_metrics
 from dialog_envs.errors import DialogEnvsError
-from dialog_envs.metrics.ner import PrefixEntityF1, sentence_entity_f1
+from dialog_envs.metrics.ner import PrefixEntityF1, entity_scores, sentence_entity_f1, token_report
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 NERReward = Literal["token", "dense_f1", "sparse_f1"]
@@ -299,6 +300,17 @@ class NEREnv(BatchOfOneEnv):
     def _check_action(self, action: Any) -> None:
         if np.ndim(action) != 0:
             raise DialogEnvsError(f"action {action!r} is not a tag index in [0, {self.action_space.n})")
+
+    def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """The mean of each episode's float metrics, plus ``entity_f1_corpus`` (entity F1 over
+        every sentence's tags together, as conlleval scores a corpus) and ``token_micro_f1``."""
+        metrics = mean_float_metrics(final_infos)
+        if final_infos:
+            gold = [list(info["gold_tags"]) for info in final_infos]
+            predicted = [list(info["predicted_tags"]) for info in final_infos]
+            metrics["entity_f1_corpus"] = entity_scores(gold, predicted).f1
+            metrics["token_micro_f1"] = token_report(gold, predicted).rows["micro avg"]["f1-score"]
+        return metrics
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":

@@ -28,8 +28,9 @@ from dialog_envs.data.labelled import (
     read_labelled_split,
 )
 from dialog_envs.data.splits import SPLITS, check_split, find_split_file
-from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions, mean_float_metrics
 from dialog_envs.errors import DialogEnvsError
+from dialog_envs.metrics.classification import macro_f1
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 Observation = dict[str, np.ndarray]
@@ -245,6 +246,16 @@ class SentimentEnv(BatchOfOneEnv):
             raise DialogEnvsError("the episode is over (or never started); call reset() first")
         if np.ndim(action) != 0 or not np.issubdtype(np.asarray(action).dtype, np.integer):
             raise DialogEnvsError(f"action {action!r} is invalid; expected an integer in {self.action_space}")
+
+    def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """The mean of each episode's float metrics, plus ``macro_f1`` over every episode's label
+        (an unparsed answer counts as wrong for every class)."""
+        metrics = mean_float_metrics(final_infos)
+        if final_infos:
+            truth = [int(info["label_index"]) for info in final_infos]
+            predicted = [int(info["predicted_index"]) if info["predicted_index"] >= 0 else None for info in final_infos]
+            metrics["macro_f1"] = macro_f1(truth, predicted)
+        return metrics
 
     def render(self) -> str | None:
         """The state as text (``render_mode="ansi"``), with the true label once the episode is over."""

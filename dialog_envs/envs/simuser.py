@@ -334,7 +334,7 @@ class _Episode:
         self.started = False
         self.done = False
         self.database_lines: list[str] = []
-        from agents.simuser_reference import ReferenceAgent  # the agent-side tracker and DB lookup
+        from dialog_envs.simuser.reference_agent import ReferenceAgent  # the agent-side tracker and DB lookup
 
         # Both agents live as long as the row and share one reader, whose lexicons are built once:
         # building them for every episode took a third of a warm-start rollout.
@@ -529,7 +529,7 @@ def simulated_texts(
     """Utterances of conversations between the simulator and the reference agent (with role
     markers), the default tokenizer's training text; with ``placeholders``, the agent's
     delexicalised replies are added too."""
-    from agents.simuser_reference import ReferenceAgent
+    from dialog_envs.simuser.reference_agent import ReferenceAgent
 
     conversation = Conversation(SimulatedUser(schema, goals), max_turns=12)
     agent = ReferenceAgent(schema, placeholders=placeholders)
