@@ -74,10 +74,11 @@ def _numbers(runs: list[dict[str, Any]], pick: Any) -> list[float]:
     return [float(value) for value in values if isinstance(value, (int, float)) and not isinstance(value, bool)]
 
 
-def _split_summary(finished: list[dict[str, Any]], split: str) -> dict[str, dict[str, Any]]:
-    """Per stage (``before``, ``after``, ``change``) and metric, the statistics over seeds."""
+def _split_summary(group: list[dict[str, Any]], split: str) -> dict[str, dict[str, Any]]:
+    """Per stage (``before``, ``after``, ``change``) and metric, the statistics over the seeds
+    that have the stage (a failed cell has ``before`` only)."""
     summary: dict[str, dict[str, Any]] = {"before": {}, "after": {}, "change": {}}
-    stages = [run["evaluations"].get(split, {}) for run in finished]
+    stages = [run["evaluations"].get(split, {}) for run in group]
     names = sorted({name for stage in stages for metrics in stage.values() for name in metrics})
     for name in names:
         for stage in ("before", "after"):
@@ -94,8 +95,8 @@ def _split_summary(finished: list[dict[str, Any]], split: str) -> dict[str, dict
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per env x agent: the statistics over finished seeds of every metric on every split before
-    and after training and of their change, of training wall seconds and of training speed."""
+    """Per env x agent: the statistics over seeds of every metric on every split before and after
+    training and of their change, of training wall seconds and of training speed (finished cells)."""
     rows = []
     for (env_id, agent), group in _group(runs, "env_id", "agent").items():
         finished = [run for run in group if not run.get("error")]
@@ -109,7 +110,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "protocol": group[0]["protocol"],
                 "seeds": sorted(run["seed"] for run in finished),
                 "failed_seeds": sorted(run["seed"] for run in group if run.get("error")),
-                "evaluations": {split: _split_summary(finished, split) for split in splits},
+                "evaluations": {split: _split_summary(group, split) for split in splits},
                 "train_seconds": stat(learning) if learning else None,
                 "steps_per_second": stat(speeds) if speeds else None,
             }
@@ -179,26 +180,27 @@ def results_markdown(results: dict[str, Any]) -> str:
 def _split_table(rows: list[dict[str, Any]], split: str, wanted: list[str] | None) -> list[str]:
     present = {name for row in rows for stage in row["evaluations"].get(split, {}).values() for name in stage}
     if wanted:
-        metrics = [name for name in wanted if name in present]
+        metrics = list(wanted)
     else:
         metrics = sorted((name for name in present if shown(name)), key=lambda name: (name != "return", name))
     header = ["agent", "stage", "seeds", *metrics, "train s", "steps/s"]
     lines = ["", f"### {split} split", "", "| " + " | ".join(header) + " |", "|---|---|---:|" + "---:|" * (len(metrics) + 2)]
     for row in rows:
         evaluation = row["evaluations"].get(split, {})
-        before_name, after_name = STAGE_NAMES[row["protocol"]]
-        if not row["seeds"]:
-            lines.append(f"| {row['agent']} | {after_name} | 0 | " + " | ".join("failed" for _ in metrics) + " | | |")
-            continue
-        seeds = str(len(row["seeds"]))
-        for stage, name in (("before", before_name), ("after", after_name)):
-            extra = [_cell(row["train_seconds"], 0), _cell(row["steps_per_second"], 0)] if stage == "after" else ["", ""]
-            cells = [_cell(evaluation.get(stage, {}).get(metric)) for metric in metrics]
-            lines.append("| " + " | ".join([row["agent"], name, seeds, *cells, *extra]) + " |")
+        for stage, name in zip(("before", "after"), STAGE_NAMES[row["protocol"]]):
+            stats = evaluation.get(stage, {})
+            seeds = max((value["n"] for value in stats.values()), default=0)
+            if not seeds:
+                lines.append(f"| {row['agent']} | {name} | 0 | " + " | ".join("failed" for _ in metrics) + " | | |")
+                continue
+            extra = [_cell(row["train_seconds"], 1), _cell(row["steps_per_second"], 0)] if stage == "after" else ["", ""]
+            cells = [_cell(stats.get(metric)) for metric in metrics]
+            lines.append("| " + " | ".join([row["agent"], name, str(seeds), *cells, *extra]) + " |")
         change = evaluation.get("change", {})
         if any(change.get(metric, {}).get("mean") for metric in metrics):
             cells = [_cell(change.get(metric), signed=True) for metric in metrics]
-            lines.append("| " + " | ".join([row["agent"], "change", seeds, *cells, "", ""]) + " |")
+            seeds = max(value["n"] for value in change.values())
+            lines.append("| " + " | ".join([row["agent"], "change", str(seeds), *cells, "", ""]) + " |")
     return lines
 
 
