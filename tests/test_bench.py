@@ -271,3 +271,9 @@ def test_suite_in_python_checks_labels(tmp_path) -> None:
     suite = Suite(envs=[EnvEntry("dialog_envs/Sentiment-v0")], agents=[AgentEntry("random"), AgentEntry("random")])
     with pytest.raises(DialogEnvsError, match="appear twice"):
         run_suite(suite, tmp_path)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "suites").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_committed_suite_is_valid(path: Path) -> None:
+    suite = load_suite(path)
+    assert suite.name == path.stem and suite.envs and suite.agents
