@@ -11,6 +11,7 @@ import gymnasium as gym
 import pytest
 import yaml
 
+from dialog_envs.agents.bench_suite import QUICK_TOKEN_PG
 from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.cli import main
 from dialog_envs.errors import DialogEnvsError
@@ -21,7 +22,7 @@ TOKEN_PG = {
     "name": "token-pg",
     "protocol": "sft_then_rl",
     "config": {"num_envs": 8, "warm_start_updates": 3, "updates": 2, "eval_every": 1, "eval_episodes": 8,
-               "eval_metric": "entity_f1_corpus"},
+               "eval_metric": "entity_f1_corpus", "model_config": QUICK_TOKEN_PG["model_config"]},
 }
 SUITE = {
     "version": 1,
