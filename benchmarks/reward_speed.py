@@ -8,7 +8,8 @@
   before) against the incremental :class:`~dialog_envs.metrics.ner.PrefixEntityF1`.
 
 Both pairs give identical numbers (``tests/test_batched_rewards.py``). Run
-``python -m benchmarks.reward_speed``; it writes ``benchmarks/results/reward_speed.json``.
+``python -m benchmarks.reward_speed [OUT.json]``; it writes ``runs/reward_speed.json`` by default
+(the committed figures are ``benchmarks/results/reward_speed.json``).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def main() -> int:
     text["speedup_warm"] = text["sacrebleu_sentence_score_us_per_pair"] / text["batched_warm_cache_us_per_pair"]
     text["speedup_cold"] = text["sacrebleu_sentence_score_us_per_pair"] / text["batched_cold_cache_us_per_pair"]
     ner["speedup"] = ner["per_prefix_sentence_entity_f1_ms"] / ner["incremental_prefix_entity_f1_ms"]
-    out = Path(__file__).resolve().parent / "results" / "reward_speed.json"
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/reward_speed.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

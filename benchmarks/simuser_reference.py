@@ -6,7 +6,8 @@ the MultiWOZ 2.2 schema and databases (``../shared/data/multiwoz21``), through t
 (:class:`~dialog_envs.simuser.conversation.Conversation`) with the env's default settings
 (``max_turns=10``, ``patience=5``). The random agent replies with 1-20 words drawn uniformly from
 the words the simulator and the reference agent use in that domain (so it is a fair "babbling"
-baseline, not an empty one). Writes ``benchmarks/results/simuser_reference.json``.
+baseline, not an empty one). Writes ``runs/simuser_reference.json`` (or ``--output``; the committed figures are
+``benchmarks/results/simuser_reference.json``).
 
 Usage::
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "simuser_reference.json")
+    parser.add_argument("--output", type=Path, default=Path("runs/simuser_reference.json"))
     args = parser.parse_args(argv)
     results = [benchmark_domain("bundled online shop", None, args.episodes, args.seed)]
     if MULTIWOZ.is_dir():

@@ -15,8 +15,8 @@ same batch (``--num-envs``, default 64) and same device for every row:
   ``/proc/self/clear_refs``; on CUDA also ``torch.cuda.max_memory_allocated``).
 
 Tokens are generated (action) tokens. Every rate is measured ``--repeats`` times after one
-warm-up and reported as median, min and max. Results go to ``benchmarks/results/throughput.json``
-and a markdown table to ``benchmarks/results/throughput.md``.
+warm-up and reported as median, min and max. Results go to ``runs/throughput.json`` (or ``--out``)
+and a markdown table next to it; the committed figures are ``benchmarks/results/throughput.*``.
 
 Run: ``python -m benchmarks.throughput`` (full, 10-20 minutes on 2 CPU cores) or ``--quick``
 (a smaller model and batch, under 2 minutes; the numbers only show that everything runs).
@@ -50,7 +50,6 @@ from dialog_envs.agents.token_pg import TokenPGAgent
 from benchmarks import peers
 
 ENV_ID = peers.ENV_ID
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @dataclass
@@ -599,7 +598,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peers", default="sb3,trl", help="comma-separated peers to run: sb3, trl, or none")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     parser.add_argument("--bf16", default="auto", choices=("auto", "on", "off"))
-    parser.add_argument("--out", type=Path, default=RESULTS / "throughput.json", help="where the JSON goes (the .md next to it)")
+    parser.add_argument("--out", type=Path, default=Path("runs/throughput.json"), help="where the JSON goes (the .md next to it)")
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:

@@ -1,87 +1,128 @@
-"""The learning-quality benchmark runner (benchmarks/learning.py) on the bundled NER corpus, tiny budgets."""
+"""The sft_then_rl protocol of ``dialog-envs bench`` on the bundled NER corpus, tiny budgets: the
+warm-start (SFT) policy and the RL checkpoint chosen on validation, against budget baselines, on
+held-out splits; resume and the retry of a failed RL stage."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from pathlib import Path
 
 import gymnasium as gym
 import pytest
 import yaml
 
-from benchmarks import learning
+from dialog_envs.agents.bench_suite import QUICK_TOKEN_PG
+from dialog_envs.agents.token_pg import TokenPGAgent
+from dialog_envs.cli import main
 from dialog_envs.errors import DialogEnvsError
 
+from tests.test_bench import check_png, validate
+
+TOKEN_PG = {
+    "name": "token-pg",
+    "protocol": "sft_then_rl",
+    "config": {"num_envs": 8, "warm_start_updates": 3, "updates": 2, "eval_every": 1, "eval_episodes": 8,
+               "eval_metric": "entity_f1_corpus", "model_config": QUICK_TOKEN_PG["model_config"]},
+}
 SUITE = {
+    "version": 1,
     "name": "tiny_ner",
-    "env": "dialog_envs/NER-v0",
-    "env_kwargs": {"reward": "dense_f1"},
+    "envs": [{"id": "dialog_envs/NER-v0", "kwargs": {"reward": "dense_f1"}}],
     "seeds": [0],
-    "test_episodes": None,
-    "metrics": ["token_micro_f1", "entity_f1"],
-    "runs": [
-        {"name": "token-pg", "agent": "token-pg",
-         "config": {"num_envs": 8, "warm_start_updates": 3, "updates": 2, "eval_every": 1, "eval_episodes": 8,
-                    "eval_metric": "entity_f1_corpus", "progress": False}},
-        {"name": "expert", "agent": "expert", "budget": 0},
-        {"name": "random", "agent": "random", "budget": 0},
-    ],
+    "budget": 64,
+    "eval_episodes": None,
+    "metrics": ["token_micro_f1", "entity_f1_corpus"],
+    "agents": [TOKEN_PG, "expert", "random"],
 }
 
 
-def run_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suite: dict, *extra: str) -> dict:
+def bench(tmp_path: Path, suite: dict, *extra: str) -> dict:
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(suite))
-    out = tmp_path / "results.json"
-    monkeypatch.setattr(sys, "argv", ["learning", str(path), "--out", str(out), *extra])
-    learning.main()
-    return json.loads(out.read_text())
+    out = tmp_path / "out"
+    assert main(["bench", "--suite", str(path), "--out", str(out), "--no-progress", *extra]) == 0
+    results = json.loads((out / "results.json").read_text())
+    validate(results)
+    return results
 
 
-def test_suite_reports_sft_rl_and_baselines_on_the_whole_test_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    results = run_suite(tmp_path, monkeypatch, SUITE)
+def cells(results: dict) -> dict[str, dict]:
+    return {run["agent"]: run for run in results["runs"]}
+
+
+def test_sft_then_rl_against_baselines_on_the_whole_test_split(tmp_path: Path) -> None:
+    results = bench(tmp_path, SUITE)
     test_env = gym.make("dialog_envs/NER-v0", split="test").unwrapped
     sentences = test_env.split_size
     words = sum(len(sentence.tags) for sentence in test_env.corpus.sentences)
-    token_pg = results["runs"]["token-pg"]["0"]
-    for stage in ("sft", "rl"):
-        report = token_pg[stage]
+    token_pg = cells(results)["token-pg"]
+    assert token_pg["protocol"] == "sft_then_rl" and token_pg["budget"] is None and token_pg["error"] is None
+    for stage in ("before", "after"):
+        report = token_pg["details"]["test"][stage]
         assert report["episodes"] == sentences
         assert report["token_report"]["micro avg"]["support"] == words  # every test word, once
         assert 0.0 <= report["entity"]["f1"] <= 1.0
+        metrics = token_pg["evaluations"]["test"][stage]
+        assert metrics["entity_f1_corpus"] == pytest.approx(report["entity"]["f1"])
+        assert metrics["entity_precision_corpus"] == pytest.approx(report["entity"]["precision"])
     assert [point["update"] for point in token_pg["validation_history"]] == [1, 2]
-    expert = results["runs"]["expert"]["0"]["after"]
-    assert expert["entity"]["f1"] == 1.0 and expert["episodes"] == sentences
-    assert results["runs"]["random"]["0"]["after"]["entity"]["f1"] < 0.5
-    summary = (tmp_path / "results.md").read_text()
-    assert "| token-pg | sft | 1 |" in summary and "| expert | after | 1 | 1.0000 | 1.0000 |" in summary
-    assert (tmp_path / "results_curves.png").stat().st_size > 0
-    # a second invocation skips the runs already in the file
-    again = run_suite(tmp_path, monkeypatch, SUITE, "--only", "random")
-    assert again["runs"]["random"] == results["runs"]["random"]
+    assert token_pg["chosen_update"] in (1, 2)
+    assert token_pg["wall_seconds"]["warm_start"] > 0 and token_pg["wall_seconds"]["train"] > 0
+    assert not (tmp_path / "out" / "work").exists() or not any((tmp_path / "out" / "work").iterdir())
+    expert = cells(results)["expert"]
+    assert expert["protocol"] == "budget" and expert["evaluations"]["test"]["after"]["entity_f1_corpus"] == 1.0
+    assert cells(results)["random"]["evaluations"]["test"]["after"]["entity_f1_corpus"] < 0.5
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "| token-pg | sft | 1 |" in markdown and "| token-pg | rl | 1 |" in markdown
+    assert "| expert | after | 1 | 1.0000 | 1.0000 |" in markdown
+    check_png(tmp_path / "out" / "curves" / "NER-v0_validation.png")
 
 
-def test_bad_suites_name_the_file_and_the_field(tmp_path: Path) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"name": "x", "env": "dialog_envs/NER-v0", "runs": [{"name": "ppo", "agent": "ppo"}]}))
-    with pytest.raises(DialogEnvsError, match=r"bad.yaml: runs\[0\] \(ppo\): a baseline needs a budget"):
-        learning.load_suite(path)
-    path.write_text("name: x\nruns: []\n")
-    with pytest.raises(DialogEnvsError, match="missing field 'env'"):
-        learning.load_suite(path)
+def test_a_finished_cell_is_skipped_on_the_next_run(tmp_path: Path) -> None:
+    suite = {**SUITE, "eval_episodes": 8, "agents": [TOKEN_PG, "random"]}
+    first = bench(tmp_path, suite)
+    files = {path.name: path.read_text() for path in (tmp_path / "out" / "runs").glob("*.json")}
+    assert len(files) == 2 and first["runs_resumed"] == 0
+    again = bench(tmp_path, {**suite, "seeds": [0, 1]}, "--only", "random")
+    assert again["runs_resumed"] == 1 and [run["seed"] for run in again["runs"]] == [0, 1]
+    assert cells(first)["random"] == again["runs"][0]
+    assert all((tmp_path / "out" / "runs" / name).read_text() == text for name, text in files.items())
+
+
+def test_validation_and_test_before_and_after_with_mean_and_standard_error(tmp_path: Path) -> None:
+    """What the agent targets measure: training wall time and before/after on validation and test."""
+    suite = {**SUITE, "seeds": [0, 1], "eval_episodes": 8, "eval_splits": ["validation", "test"], "agents": [TOKEN_PG]}
+    results = bench(tmp_path, suite)
+    assert len(results["runs"]) == 2
+    for run in results["runs"]:
+        assert set(run["evaluations"]) == {"validation", "test"}
+        assert all(set(stages) == {"before", "after"} for stages in run["evaluations"].values())
+    row = results["summary"][0]
+    values = [run["evaluations"]["validation"]["after"]["entity_f1_corpus"] - run["evaluations"]["validation"]["before"]["entity_f1_corpus"]
+              for run in results["runs"]]
+    change = row["evaluations"]["validation"]["change"]["entity_f1_corpus"]
+    assert change["n"] == 2 and change["mean"] == pytest.approx(sum(values) / 2)
+    assert change["se"] == pytest.approx(abs(values[0] - values[1]) / 2)
+    assert row["train_seconds"]["n"] == 2 and row["train_seconds"]["mean"] > 0
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "### validation split" in markdown and "### test split" in markdown
 
 
 def test_a_failed_rl_stage_keeps_the_sft_result_and_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    failing = {**SUITE["runs"][0], "config": {**SUITE["runs"][0]["config"], "eval_metric": "no_such_metric"}}
-    suite = {**SUITE, "runs": [failing]}
-    results = run_suite(tmp_path, monkeypatch, suite)
-    record = results["runs"]["token-pg"]["0"]
-    assert "no_such_metric" in record["rl_error"] and "rl" not in record
-    assert record["sft"]["episodes"] > 0 and Path(record["run_folder"], "checkpoints", "initial").is_dir()
-    shutil.rmtree(record["run_folder"])
-    assert "| token-pg | rl | 0 | failed | failed | |" in (tmp_path / "results.md").read_text()
-    fixed = {**suite, "runs": [SUITE["runs"][0]]}
-    again = run_suite(tmp_path, monkeypatch, fixed)["runs"]["token-pg"]["0"]
-    assert "rl" in again and "rl_error" not in again
+    learn = TokenPGAgent.learn
+
+    def rl_fails(self, *args, **kwargs):
+        if not args and not kwargs:  # the RL stage; the warm start is learn(updates=0)
+            raise DialogEnvsError("the RL stage broke")
+        return learn(self, *args, **kwargs)
+
+    suite = {**SUITE, "eval_episodes": 8, "agents": [TOKEN_PG]}
+    monkeypatch.setattr(TokenPGAgent, "learn", rl_fails)
+    record = bench(tmp_path, suite)["runs"][0]
+    assert record["error"] == "the RL stage broke" and "after" not in record["evaluations"]["test"]
+    assert record["evaluations"]["test"]["before"]["return"] is not None
+    assert Path(record["work_folder"], "checkpoints", "initial").is_dir()
+    assert "| token-pg | rl | 0 | failed | failed | | |" in (tmp_path / "out" / "results.md").read_text()
+    monkeypatch.setattr(TokenPGAgent, "learn", learn)
+    again = bench(tmp_path, suite)
+    assert again["runs_resumed"] == 0 and again["runs"][0]["error"] is None and "after" in again["runs"][0]["evaluations"]["test"]

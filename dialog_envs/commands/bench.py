@@ -1,10 +1,11 @@
 """``dialog-envs bench``: train and evaluate every agent x env x seed and write the results.
 
-The suite comes from ``--suite FILE.yaml`` (see ``benchmarks/``), from ``--quick`` (every env with
-random, SB3 PPO and token-pg, one seed, a tiny budget: a smoke test that takes about a minute on
-a CPU), or from the options alone; options given next to a suite replace its values. Outputs go
-to ``--out DIR``: ``runs/*.json`` (one per run; finished runs are skipped when the command is run
-again), ``results.json``, ``results.md`` and ``curves/*.png``. See ``docs/benchmarking.md``.
+The suite comes from ``--suite FILE.yaml`` (see ``benchmarks/suites/``), from ``--quick`` (every env
+with random, SB3 PPO and token-pg, one seed, a tiny budget: a smoke test that takes about a minute
+on a CPU), or from the options alone; options given next to a suite replace its values. Outputs go
+to ``--out DIR`` (default ``runs/<suite name>``): ``runs/*.json`` (one per cell; finished cells are
+skipped when the command is run again), ``results.json``, ``results.md`` and ``curves/*.png``. See
+``docs/benchmarking.md``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ DEFAULT_AGENTS = ("random", "ppo", "token-pg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (created; reused to resume); required")
-    parser.add_argument("--suite", type=Path, default=None, metavar="FILE", help="a YAML suite, e.g. benchmarks/baselines.yaml")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (created; reused to resume); default runs/<suite name>")
+    parser.add_argument("--suite", type=Path, default=None, metavar="FILE", help="a YAML suite, e.g. benchmarks/suites/baselines.yaml")
+    parser.add_argument("--only", nargs="+", default=None, metavar="LABEL", help="run only these agents of the suite (by label)")
     parser.add_argument("--quick", action="store_true", help="every env with random, ppo and token-pg, one seed, 2048 env steps")
     parser.add_argument("--envs", nargs="+", default=None, metavar="ID", help="env ids, or 'all' (default: all)")
     parser.add_argument(
@@ -65,7 +67,7 @@ def _agent_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 def build_suite(args: argparse.Namespace) -> Any:
     """The suite the arguments describe (checked)."""
-    from dialog_envs.agents.benchmark import AgentEntry, EnvEntry, Suite, env_entries, load_suite, quick_suite
+    from dialog_envs.agents.bench_suite import AgentEntry, EnvEntry, Suite, env_entries, load_suite, quick_suite
 
     if args.suite is not None and args.quick:
         raise DialogEnvsError("give --suite or --quick, not both")
@@ -80,6 +82,12 @@ def build_suite(args: argparse.Namespace) -> Any:
         suite.envs = env_entries("all" if args.envs == ["all"] else list(args.envs), "--envs")
     if args.agents is not None:
         suite.agents = [AgentEntry(name) for name in args.agents]
+    if args.only is not None:
+        labels = [agent.display for agent in suite.agents]
+        unknown = sorted(set(args.only) - set(labels))
+        if unknown:
+            raise DialogEnvsError(f"--only names agent(s) {', '.join(unknown)} that the suite lacks; its agents: {', '.join(labels)}")
+        suite.agents = [agent for agent in suite.agents if agent.display in args.only]
     extra_kwargs = parse_env_kwargs(args.env_kwarg)
     if extra_kwargs:
         suite.envs = [EnvEntry(env.id, {**env.kwargs, **extra_kwargs}) for env in suite.envs]
@@ -101,19 +109,18 @@ def build_suite(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dialog_envs.agents.benchmark import run_suite
+    from dialog_envs.agents.benchmark import default_out, run_suite
     from dialog_envs.agents.registry import available
 
     if args.list_agents:
         for name, origin in available().items():
             print(f"{name:<16} {origin}")
         return 0
-    if args.out is None:
-        raise DialogEnvsError("--out DIR is required: where runs/, results.json, results.md and curves/ go")
     suite = build_suite(args)
-    results = run_suite(suite, args.out, progress=not args.no_progress)
-    resumed = results["runs_resumed"]
-    print(f"{len(results['runs'])} runs ({resumed} resumed from {args.out / 'runs'})")
+    out = args.out or default_out(suite)
+    results = run_suite(suite, out, progress=not args.no_progress, command=getattr(args, "command_line", None))
+    failed = sum(1 for run in results["runs"] if run.get("error"))
+    print(f"{len(results['runs'])} cells ({results['runs_resumed']} read back from {out / 'runs'}, {failed} failed)")
     for name in ("results.json", "results.md", "curves"):
-        print(f"wrote {args.out / name}")
+        print(f"wrote {out / name}")
     return 0
