@@ -16,6 +16,7 @@ ends on a step in one batched call (:meth:`~dialog_envs.metrics.text.TextReward.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -29,11 +30,15 @@ from dialog_envs.data.generated_dialogues import generate_dialogues
 from dialog_envs.data.splits import check_split
 from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
-from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward
+from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward, distinct_n
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 FALLBACK_SEPARATOR = "\n"
 """Text placed between context turns when the tokenizer has no SEP token (e.g. GPT-2)."""
+
+
+REPORT_SAMPLES = 8
+"""How many (reference, reply) pairs :meth:`DialogueBLEUEnv.episode_report` keeps to show."""
 
 
 class DialogueBLEUEnv(BatchOfOneEnv):
@@ -198,6 +203,19 @@ class DialogueBLEUEnv(BatchOfOneEnv):
     def _check_action(self, action: Any) -> None:
         if np.ndim(action) != 0:
             raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
+
+    def episode_report(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """``distinct_1`` and ``distinct_2`` over every reply, and the first ``REPORT_SAMPLES``
+        ``(reference, response)`` pairs to show side by side; empty unless every episode ended
+        with a reply."""
+        if not final_infos or not all("response" in info for info in final_infos):
+            return {}
+        replies = [info["response"] for info in final_infos]
+        return {
+            "distinct_1": distinct_n(replies, 1),
+            "distinct_2": distinct_n(replies, 2),
+            "samples": [{"reference": info["reference"], "response": info["response"]} for info in final_infos[:REPORT_SAMPLES]],
+        }
 
     def render(self) -> str | None:
         if self.render_mode is None:
