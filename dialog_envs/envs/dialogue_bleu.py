@@ -15,6 +15,7 @@ ends on a step in one batched call (:meth:`~dialog_envs.metrics.text.TextReward.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -325,6 +326,9 @@ class DialogueBatch(BatchCore):
         self.done = np.zeros(num_rows, dtype=bool)
         self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
         self._reference_ids: dict[int, np.ndarray] = {}
+        self.reward_seconds = 0.0
+        """Wall-clock seconds spent computing rewards (decoding and scoring the replies), for
+        profiling: a vector env's share of a training step is ``envs.core.reward_seconds``."""
 
     def start(
         self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
@@ -378,11 +382,12 @@ class DialogueBatch(BatchCore):
         if len(ending):
             ended_rows = rows[ending]
             self.done[ended_rows] = True
+            started = time.perf_counter()
             responses = self.decode_replies(ended_rows)
             references = [self.data.examples[i].reference for i in self.index[ended_rows]]
-            for k, row, response, reference, scores in zip(
-                ending, ended_rows, responses, references, self.scorer.batch_scores(responses, references)
-            ):
+            batch_scores = self.scorer.batch_scores(responses, references)
+            self.reward_seconds += time.perf_counter() - started
+            for k, row, response, reference, scores in zip(ending, ended_rows, responses, references, batch_scores):
                 score = self.scorer.score(scores)
                 rewards[k] = score - self.scorer.s_base
                 ended_by = "eos" if by_eos[k] else "max_new_tokens"
