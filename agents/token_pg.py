@@ -44,7 +44,7 @@ from dialog_envs.agents.episodes import EpisodeLog, PlayedBatch, env_attribute, 
 from dialog_envs.agents.losses import LOSSES, LossBatch, MovingAverage
 from dialog_envs.agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
 from dialog_envs.agents.pretrained import resolve_model
-from dialog_envs.agents.protocol import CurvePoint, Observations
+from dialog_envs.agents.protocol import Observations
 from dialog_envs.agents.rollout import Rollout, SamplingConfig, collect_rollout, sample_actions
 from dialog_envs.agents.run_logging import RunLogger
 from dialog_envs.envs.batched import episode_metrics
