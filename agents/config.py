@@ -66,6 +66,11 @@ class TokenPGConfig:
     gae_lambda: float = _help("GAE lambda (ppo).", 0.95)
     clip_range: float = _help("PPO ratio clip.", 0.2)
     ppo_epochs: int = _help("Passes over each rollout (ppo).", 2)
+    ppo_minibatches: int = _help(
+        "Minibatches per pass (ppo): the rollout's episodes are shuffled and split into this many "
+        "groups, one gradient step each; 1 takes one step on the whole rollout.",
+        1,
+    )
     value_coef: float = _help("Weight of the value loss (ppo, or reinforce with a value baseline).", 0.5)
     entropy_coef: float = _help("Weight of the entropy bonus.", 0.0)
     kl_coef: float = _help("Per-token KL penalty against the frozen reference policy; 0 keeps no reference.", 0.0)
@@ -126,9 +131,14 @@ class TokenPGConfig:
                 f"{self.algorithm} needs group_size >= 2 dividing num_envs; got group_size={self.group_size}, "
                 f"num_envs={self.num_envs}"
             )
-        for name in ("updates", "num_envs", "eval_episodes"):
+        for name in ("updates", "num_envs", "eval_episodes", "ppo_epochs", "ppo_minibatches"):
             if getattr(self, name) <= 0:
                 raise DialogEnvsError(f"config field {name} must be > 0, got {getattr(self, name)}")
+        if self.ppo_minibatches > self.num_envs:
+            raise DialogEnvsError(
+                f"config field ppo_minibatches={self.ppo_minibatches} must be at most num_envs={self.num_envs} "
+                f"(a minibatch holds whole episodes)"
+            )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> TokenPGConfig:
@@ -153,3 +163,8 @@ class TokenPGConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def __call__(self) -> dict[str, Any]:
+        """The fields as a dict: ``agent.config()`` is what every agent of the benchmark harness
+        reports as its settings (:meth:`dialog_envs.agents.protocol.BaseAgent.config`)."""
+        return self.to_dict()

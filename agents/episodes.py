@@ -1,9 +1,10 @@
-"""Evaluating any agent through its ``act`` method, and learning curves from training episodes.
+"""Playing seeded evaluation episodes, the vector envs they run in, and learning curves.
 
-Evaluation is shared so that every agent of a benchmark is scored on **the same episodes**: the
-``i``-th evaluation episode of a split is reset with seed ``EVAL_SEED_BASE - i``, the convention of
-:meth:`dialog_envs.agents.token_pg.TokenPGAgent.run_episodes`, so the token-level agent's own (faster, KV-cached)
-evaluation and this one draw the same examples.
+Every agent of a benchmark is scored on **the same episodes**: the ``i``-th evaluation episode of a
+split is reset with seed ``EVAL_SEED_BASE - i`` (or, when walking a split, with the example's
+index). :func:`play_batches` is the one loop that does it; it asks a ``PlayBatch`` to play each
+batch of seeds, which is either an agent's ``act`` stepping the envs (:func:`play_episodes`, any
+agent) or the token-level agent's KV-cached rollouts (:meth:`dialog_envs.agents.token_pg.TokenPGAgent.play`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 import dialog_envs  # noqa: F401  (registers the env ids)
 from dialog_envs.agents.rollout import row_info
-from dialog_envs.envs.batched import episode_metrics
+from dialog_envs.envs.batched import episode_metrics, episode_report
 from dialog_envs.errors import DialogEnvsError
 
 EVAL_SEED_BASE = 2**31 - 1
@@ -26,15 +27,67 @@ EVAL_SEED_BASE = 2**31 - 1
 ActFunction = Callable[[dict[str, np.ndarray], "np.ndarray | None", gym.vector.VectorEnv], np.ndarray]
 """``(observations, action_masks or None, envs) -> actions``: one action per env of the batch."""
 
+PlayedBatch = tuple[list[float], list[int], list[dict[str, Any]]]
+"""One batch of episodes: each episode's return, length (env steps) and last-step info."""
 
-def make_vec_env(env_id: str, env_kwargs: dict[str, Any] | None, split: str, num_envs: int) -> gym.vector.VectorEnv:
-    """``num_envs`` synchronous copies of ``env_id`` on ``split``; a bad id or argument is a
-    :class:`DialogEnvsError` naming the env."""
+PlayBatch = Callable[[list[int], "dict[str, Any] | None"], PlayedBatch]
+"""``(seeds, reset options) -> the batch played``: one episode per env, reset with these seeds."""
+
+
+def make_vec_env(
+    env_id: str, env_kwargs: dict[str, Any] | None, split: str, num_envs: int, vectorization_mode: str | None = None
+) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id`` on ``split`` through ``gym.make_vec`` (the env's native
+    vector env by default); a bad id or argument is a :class:`DialogEnvsError` naming the env."""
     kwargs = {**(env_kwargs or {}), "split": split}
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **kwargs)
     except (gym.error.Error, TypeError) as error:
-        raise DialogEnvsError(f"cannot make {env_id!r} with {kwargs}: {error}") from None
+        raise DialogEnvsError(f"cannot make {env_id!r} with arguments {', '.join(kwargs)}: {error}") from None
+
+
+def env_attribute(envs: gym.vector.VectorEnv, name: str) -> Any:
+    """An attribute of the (first) env: the vector env's own, or a sub-env's (``get_attr`` would
+    call it if it is callable, as a tokenizer is)."""
+    if hasattr(envs, name):
+        return getattr(envs, name)
+    return envs.call("get_wrapper_attr", name)[0]
+
+
+def split_size(envs: gym.vector.VectorEnv) -> int | None:
+    """How many examples the envs' split holds, when the env can walk it (``split_size`` and
+    ``reset(options={"index": "seed"})``, as NER-v0 and Sentiment-v0 have); else None."""
+    try:
+        return int(env_attribute(envs, "split_size"))
+    except AttributeError:
+        return None
+
+
+def play_batches(envs: gym.vector.VectorEnv, play_batch: PlayBatch, episodes: int | None) -> PlayedBatch:
+    """Play ``episodes`` seeded episodes (seed ``EVAL_SEED_BASE - i``), or with ``episodes=None``
+    every example of the split once, in order (seed = the example's index), ``envs.num_envs`` at a
+    time. The last batch repeats the last episode's seed to fill every env; the extras are dropped."""
+    walk = episodes is None
+    if walk:
+        episodes = split_size(envs)
+        if episodes is None:
+            raise DialogEnvsError("the env cannot walk its split (no split_size); give a number of episodes")
+    if episodes <= 0:
+        raise DialogEnvsError(f"episodes must be > 0, got {episodes}")
+    options = {"index": "seed"} if walk else None
+    width = envs.num_envs
+    returns: list[float] = []
+    lengths: list[int] = []
+    infos: list[dict[str, Any]] = []
+    for start in range(0, episodes, width):
+        indices = [min(index, episodes - 1) for index in range(start, start + width)]
+        seeds = indices if walk else [EVAL_SEED_BASE - index for index in indices]
+        batch_returns, batch_lengths, batch_infos = play_batch(seeds, options)
+        keep = min(width, episodes - start)
+        returns.extend(batch_returns[:keep])
+        lengths.extend(batch_lengths[:keep])
+        infos.extend(batch_infos[:keep])
+    return returns, lengths, infos
 
 
 def action_masks_of(infos: dict[str, Any]) -> np.ndarray | None:
@@ -46,6 +99,42 @@ def action_masks_of(infos: dict[str, Any]) -> np.ndarray | None:
     return np.where(present[:, None], masks, True)
 
 
+def act_in(envs: gym.vector.VectorEnv, act: ActFunction, max_steps: int) -> PlayBatch:
+    """A :data:`PlayBatch` that steps ``envs`` with ``act`` until every episode has ended."""
+
+    def play(seeds: list[int], options: dict[str, Any] | None) -> PlayedBatch:
+        width = envs.num_envs
+        obs, infos = envs.reset(seed=seeds, options=options)
+        active = np.ones(width, dtype=bool)
+        episode_return = np.zeros(width)
+        episode_length = np.zeros(width, dtype=np.int64)
+        final: list[dict[str, Any]] = [{} for _ in range(width)]
+        for _ in range(max_steps):
+            actions = np.asarray(act(obs, action_masks_of(infos), envs)).reshape(width)
+            obs, rewards, terminated, truncated, infos = envs.step(actions)
+            episode_return += np.where(active, rewards, 0.0)
+            episode_length += active
+            done = terminated | truncated
+            for row in np.flatnonzero(active & done):
+                final[row] = row_info(infos, row)
+            active &= ~done
+            if not active.any():
+                break
+        return episode_return.tolist(), episode_length.tolist(), final
+
+    return play
+
+
+class EpisodeMetrics(dict[str, float]):
+    """The env's :func:`~dialog_envs.envs.batched.episode_metrics` of played episodes (numbers),
+    carrying in :attr:`report` the env's :func:`~dialog_envs.envs.batched.episode_report` of them
+    (NER's token report and entity scores, sample replies...), which are not numbers."""
+
+    def __init__(self, metrics: dict[str, float], report: dict[str, Any] | None = None) -> None:
+        super().__init__(metrics)
+        self.report: dict[str, Any] = dict(report or {})
+
+
 def play_episodes(
     act: ActFunction,
     env_id: str,
@@ -54,60 +143,30 @@ def play_episodes(
     episodes: int | None = 32,
     num_envs: int = 16,
     max_steps: int = 10_000,
-) -> tuple[list[float], list[int], list[dict[str, Any]], dict[str, float]]:
-    """Play episodes of ``split`` with ``act``; each episode's return, length and last-step info,
-    and the env's :func:`~dialog_envs.envs.batched.episode_metrics` of them all.
-
-    ``episodes`` seeded episodes (seed ``EVAL_SEED_BASE - i``), or with ``episodes=None`` every
-    example of the split once, in order (the env must have a ``split_size`` and accept
-    ``reset(options={"index": "seed"})``, as NER-v0 and Sentiment-v0 do): what test reports need.
-    """
-    walk = episodes is None
-    if walk:
-        probe = make_vec_env(env_id, env_kwargs, split, 1)
+) -> tuple[list[float], list[int], list[dict[str, Any]], EpisodeMetrics]:
+    """Play episodes of ``split`` with ``act`` (see :func:`play_batches` for which ones, ``None``
+    walking the split); each episode's return, length and last-step info, and the env's episode
+    metrics of them all (with the env's report in ``metrics.report``)."""
+    if episodes is None:
+        probe = make_vec_env(env_id, env_kwargs, split, 1, "sync")
         try:
-            episodes = int(probe.call("get_wrapper_attr", "split_size")[0])
-        except AttributeError:
-            raise DialogEnvsError(f"{env_id} cannot walk its {split} split (no split_size); give a number of episodes") from None
+            episodes = split_size(probe)
         finally:
             probe.close()
+        if episodes is None:
+            raise DialogEnvsError(f"{env_id} cannot walk its {split} split (no split_size); give a number of episodes")
+        walk = True
+    else:
+        walk = False
     if episodes <= 0:
         raise DialogEnvsError(f"episodes must be > 0, got {episodes}")
-    width = min(num_envs, episodes)
-    envs = make_vec_env(env_id, env_kwargs, split, width)
-    returns: list[float] = []
-    lengths: list[int] = []
-    infos_at_end: list[dict[str, Any]] = []
+    envs = make_vec_env(env_id, env_kwargs, split, min(num_envs, episodes), "sync")
     try:
-        for start in range(0, episodes, width):
-            if walk:  # the last batch repeats the last example to fill every env; the extras are dropped
-                obs, infos = envs.reset(seed=[min(index, episodes - 1) for index in range(start, start + width)],
-                                        options={"index": "seed"})
-            else:
-                obs, infos = envs.reset(seed=[EVAL_SEED_BASE - index for index in range(start, start + width)])
-            active = np.ones(width, dtype=bool)
-            episode_return = np.zeros(width)
-            episode_length = np.zeros(width, dtype=np.int64)
-            final: list[dict[str, Any]] = [{} for _ in range(width)]
-            for _ in range(max_steps):
-                actions = np.asarray(act(obs, action_masks_of(infos), envs)).reshape(width)
-                obs, rewards, terminated, truncated, infos = envs.step(actions)
-                episode_return += np.where(active, rewards, 0.0)
-                episode_length += active
-                done = terminated | truncated
-                for row in np.flatnonzero(active & done):
-                    final[row] = row_info(infos, row)
-                active &= ~done
-                if not active.any():
-                    break
-            keep = min(width, episodes - start)
-            returns.extend(episode_return[:keep].tolist())
-            lengths.extend(episode_length[:keep].tolist())
-            infos_at_end.extend(final[:keep])
-        metrics = episode_metrics(envs, infos_at_end)
+        returns, lengths, infos = play_batches(envs, act_in(envs, act, max_steps), None if walk else episodes)
+        metrics = EpisodeMetrics(episode_metrics(envs, infos), episode_report(envs, infos))
     finally:
         envs.close()
-    return returns, lengths, infos_at_end, metrics
+    return returns, lengths, infos, metrics
 
 
 def run_episodes(

@@ -1,4 +1,4 @@
-"""Held-out evaluation of a trained agent, and the before/after comparison of the seed's step 5."""
+"""Held-out evaluation of a trained agent, and the comparison of a checkpoint with the policy before RL."""
 
 from __future__ import annotations
 
@@ -9,14 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from dialog_envs.agents.episodes import EpisodeMetrics, split_size
 from dialog_envs.agents.token_pg import TokenPGAgent
-from dialog_envs.envs.batched import episode_metrics
-from dialog_envs.metrics.ner import EntityScores, TokenReport, entity_scores, token_report
-from dialog_envs.metrics.text import distinct_n
-
-
-SAMPLES = 8
-"""How many (reference, reply) pairs a report of a reply env keeps to show side by side."""
+from dialog_envs.envs.batched import episode_metrics, episode_report as env_episode_report
+from dialog_envs.metrics.ner import EntityScores, TokenReport
 
 
 @dataclass
@@ -43,31 +39,27 @@ class EvaluationReport:
 def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | None = None) -> EvaluationReport:
     """Greedy evaluation on ``split``: every example once when the env supports walking it
     (``split_size`` and ``reset(options={"index": "seed"})``), else ``episodes`` seeded episodes."""
-    envs = agent._split_envs(split)
-    try:
-        envs.call("get_wrapper_attr", "split_size")
-        walk = episodes is None
-    except AttributeError:
-        walk = False
-    returns, infos = agent.run_episodes(split, episodes, greedy=True, walk=walk)
-    return episode_report(split, returns, infos, episode_metrics(envs, infos))
+    envs = agent.split_envs(split)
+    if episodes is None and split_size(envs) is None:
+        episodes = agent.config.eval_episodes
+    returns, _, infos = agent.play(split, episodes, greedy=True)
+    return episode_report(split, returns, infos, EpisodeMetrics(episode_metrics(envs, infos), env_episode_report(envs, infos)))
 
 
 def episode_report(split: str, returns: list[float], infos: list[dict[str, Any]], env_metrics: dict[str, float]) -> EvaluationReport:
-    """The report of played episodes: mean return and the env's episode metrics; for NER the
-    token-level report and entity scores over all the episodes' tags; for replies (``response`` in
-    the info) distinct-1 and distinct-2 over all replies."""
+    """The report of played episodes: mean return and the env's episode metrics; and, from the
+    env's episode report (``env_metrics.report`` of :class:`~dialog_envs.agents.episodes.EpisodeMetrics`),
+    NER's token-level report and entity scores, or the replies' distinct-1/2 and samples."""
     metrics = {"return": float(np.mean(returns)), **env_metrics}
     report = EvaluationReport(split, len(returns), metrics)
-    if infos and all("response" in info for info in infos):
-        replies = [info["response"] for info in infos]
-        metrics["distinct_1"], metrics["distinct_2"] = distinct_n(replies, 1), distinct_n(replies, 2)
-        report.extras["samples"] = [{"reference": info.get("reference"), "response": info["response"]} for info in infos[:SAMPLES]]
-    if infos and all("gold_tags" in info and "predicted_tags" in info for info in infos):
-        gold = [list(info["gold_tags"]) for info in infos]
-        predicted = [list(info["predicted_tags"]) for info in infos]
-        report.token_report = token_report(gold, predicted)
-        report.entity_scores = entity_scores(gold, predicted)
+    details = getattr(env_metrics, "report", {})
+    for name in ("distinct_1", "distinct_2"):
+        if name in details:
+            metrics[name] = details[name]
+    if "samples" in details:
+        report.extras["samples"] = details["samples"]
+    report.token_report = details.get("token_report")
+    report.entity_scores = details.get("entity_scores")
     return report
 
 

@@ -10,9 +10,9 @@ An agent is bound to one environment id (and its constructor arguments) when it 
 - can ``save`` itself to a folder and ``load`` that folder back into an agent built the same way.
 
 The protocol is structural (``typing.Protocol``): an agent need not inherit from anything. The
-adapters in this package make the built-in agents satisfy it: :class:`RandomAgent`,
-:class:`ExpertAgent`, :class:`dialog_envs.agents.sb3_baselines.SB3Agent` and
-:class:`dialog_envs.agents.token_pg_adapter.TokenPGAdapter`. :class:`BaseAgent` gives a user's own agent
+built-in agents satisfy it: :class:`RandomAgent`, :class:`ExpertAgent`,
+:class:`dialog_envs.agents.sb3_baselines.SB3Agent` and
+:class:`dialog_envs.agents.token_pg.TokenPGAgent`. :class:`BaseAgent` gives a user's own agent
 everything but ``act`` (see ``docs/benchmarking.md`` for a complete example).
 """
 

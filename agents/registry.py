@@ -41,7 +41,7 @@ BUILTIN_AGENTS: dict[str, str] = {
     "a2c": "dialog_envs.agents.sb3_baselines:a2c",
     "dqn": "dialog_envs.agents.sb3_baselines:dqn",
     "maskable-ppo": "dialog_envs.agents.sb3_baselines:maskable_ppo",
-    "token-pg": "dialog_envs.agents.token_pg_adapter:TokenPGAdapter",
+    "token-pg": "dialog_envs.agents.token_pg:TokenPGAgent.make",
     # The SimUser-v0 reference agent: at the token level it is "expert" (the env's expert_action()
     # is the reference agent's next token). A text-level adapter, when one exists, goes here as
     # "simuser-reference": "agents.<module>:<Class>".

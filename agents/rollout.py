@@ -75,6 +75,21 @@ class Rollout:
     def num_steps(self) -> int:
         return int(self.valid.sum())
 
+    def select(self, rows: torch.Tensor) -> Rollout:
+        """The episodes ``rows`` (a 1-D index tensor) of this rollout, as a rollout of their own."""
+        pick = lambda tensor: None if tensor is None else tensor[rows.to(tensor.device)]  # noqa: E731
+        return Rollout(
+            actions=pick(self.actions),
+            log_probs=pick(self.log_probs),
+            values=pick(self.values),
+            rewards=pick(self.rewards),
+            valid=pick(self.valid),
+            turn_ends=pick(self.turn_ends),
+            action_masks=pick(self.action_masks),
+            policy_inputs={key: pick(value) for key, value in self.policy_inputs.items()},
+            final_info=[self.final_info[row] for row in rows.tolist()],
+        )
+
 
 def _action_mask(infos: dict[str, Any], device: torch.device) -> torch.Tensor | None:
     """The envs' action masks as a bool tensor (all-True rows where an env gave none)."""

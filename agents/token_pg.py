@@ -1,16 +1,19 @@
 """The token-level policy-gradient agent: transformer policies trained against any env of the suite.
 
-Read top to bottom, one training run is:
+Read top to bottom, one training run (:meth:`TokenPGAgent.learn`) is:
 
-1. build the vector envs (``gym.make_vec``) and a policy around their tokenizer;
+1. build the vector envs and a policy around their tokenizer;
 2. optionally, a supervised warm start: maximum likelihood on the envs' expert actions;
-3. repeat: collect a batched rollout (KV cache, one forward per step for all envs), turn rewards
-   into advantages (REINFORCE with a baseline, PPO with GAE, or group-relative GRPO/RLOO), with a
-   per-token KL penalty against a frozen reference when asked, and take Adam steps;
+3. repeat: collect a batched rollout (:func:`~dialog_envs.agents.rollout.collect_rollout`: KV
+   cache, one forward per step for all envs), subtract a per-token KL penalty against a frozen
+   reference from the rewards when asked, and take Adam steps on the algorithm's loss
+   (:data:`dialog_envs.agents.losses.LOSSES`: REINFORCE, PPO, GRPO or RLOO);
 4. every ``eval_every`` updates, evaluate greedily on the validation split, keep the best
    checkpoint, stop early when the metric stops improving; write the last checkpoint regularly.
 
-The seed's update is REINFORCE: ``theta <- theta + lr * sum_t grad log pi(a_t|s_t) * (R - b)``.
+:class:`~dialog_envs.agents.callbacks.Callback` objects see every rollout, update and evaluation.
+The agent satisfies the benchmark's :class:`~dialog_envs.agents.protocol.Agent` protocol itself
+(:meth:`TokenPGAgent.make` is its factory in :mod:`dialog_envs.agents.registry`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import copy
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -33,34 +36,30 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 import dialog_envs  # noqa: F401  (registers the env ids)
-from dialog_envs.agents.advantages import discounted_returns, generalized_advantages, group_advantages, whiten
+from dialog_envs.agents.callbacks import Callback
 from dialog_envs.agents.checkpoint import load_weights, read_state, recover, save_checkpoint
 from dialog_envs.agents.config import TokenPGConfig
 from dialog_envs.agents.device import autocast, resolve_device, use_bf16
-from dialog_envs.agents.episodes import EVAL_SEED_BASE
+from dialog_envs.agents.episodes import EpisodeLog, PlayedBatch, env_attribute, make_vec_env, play_batches
+from dialog_envs.agents.losses import LOSSES, LossBatch, MovingAverage
 from dialog_envs.agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
 from dialog_envs.agents.pretrained import resolve_model
-from dialog_envs.agents.rollout import Rollout, SamplingConfig, collect_rollout
+from dialog_envs.agents.protocol import Observations
+from dialog_envs.agents.rollout import Rollout, SamplingConfig, collect_rollout, sample_actions
 from dialog_envs.agents.run_logging import RunLogger
 from dialog_envs.envs.batched import episode_metrics
 from dialog_envs.errors import DialogEnvsError
 
-
-def make_envs(env_id: str, num_envs: int, env_kwargs: dict[str, Any], split: str) -> gym.vector.VectorEnv:
-    """``num_envs`` copies of the env on ``split`` through Gymnasium's vector API."""
-    kwargs = {**env_kwargs, "split": split}
-    try:
-        return gym.make_vec(env_id, num_envs=num_envs, **kwargs)
-    except gym.error.Error as error:
-        raise DialogEnvsError(f"cannot make {env_id!r}: {error}") from None
+HARNESS_DEFAULTS: dict[str, Any] = {"eval_every": 0, "progress": False, "num_envs": 8}
+"""Config overrides of :meth:`TokenPGAgent.make` (the benchmark harness's agents): no validation
+passes during training (the harness evaluates on the test split itself), no progress bar, 8 envs."""
 
 
-def env_attribute(envs: gym.vector.VectorEnv, name: str) -> Any:
-    """An attribute of the (first) env: the vector env's own, or a sub-env's (``get_attr`` would
-    call it if it is callable, as a tokenizer is)."""
-    if hasattr(envs, name):
-        return getattr(envs, name)
-    return envs.call("get_wrapper_attr", name)[0]
+class _BuildOrRestore:
+    """``load`` on the class builds an agent from a checkpoint; on an agent it restores one into it."""
+
+    def __get__(self, agent: TokenPGAgent | None, owner: type[TokenPGAgent]) -> Any:
+        return owner.from_checkpoint if agent is None else agent.restore
 
 
 class TokenPGAgent:
@@ -71,6 +70,7 @@ class TokenPGAgent:
         config: the :class:`~dialog_envs.agents.config.TokenPGConfig`.
         env_kwargs: constructor arguments of the env (``data_path``, ``reward``, ...).
         out_dir: where logs and checkpoints go (``None``: nothing is written).
+        callbacks: hooks called by every :meth:`learn`.
     """
 
     name = "token-pg"
@@ -81,11 +81,13 @@ class TokenPGAgent:
         config: TokenPGConfig | None = None,
         env_kwargs: dict[str, Any] | None = None,
         out_dir: str | os.PathLike[str] | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.config = config = config or TokenPGConfig()
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.out_dir = None if out_dir is None else Path(out_dir)
+        self.callbacks = list(callbacks)
         self.device = resolve_device(config.device)
         self.bf16 = use_bf16(config.bf16, self.device)
         torch.manual_seed(config.seed)
@@ -93,7 +95,7 @@ class TokenPGAgent:
         self.model_path, self.gguf_file = (None, None) if config.model is None else resolve_model(config.model, config.gguf_file)
         if self.model_path is not None and "tokenizer" not in self.env_kwargs:
             self.env_kwargs["tokenizer"] = _model_tokenizer(self.model_path, self.gguf_file)
-        self.envs = make_envs(env_id, config.num_envs, self.env_kwargs, "train")
+        self.envs = make_vec_env(env_id, self.env_kwargs, "train", config.num_envs)
         self.tokenizer = env_attribute(self.envs, "tokenizer")
         self.num_actions = int(self.envs.single_action_space.n)
         self.policy = self._build_policy().to(self.device)
@@ -112,12 +114,30 @@ class TokenPGAgent:
         self.sampling = SamplingConfig(config.temperature, config.top_k, config.top_p)
         self.update = 0  # RL updates done (warm-start updates are counted apart)
         self.warm_start_done = 0
-        self.baseline = 0.0
+        self.baseline = MovingAverage(0.0, config.baseline_decay)
         self.kl_coef = config.kl_coef
         self.best_metric = -math.inf
         self.evals_without_improvement = 0
         self.history: list[dict[str, float]] = []
+        self.env_steps = 0
+        """Env steps of the training rollouts (warm start included), over every :meth:`learn`."""
+        self.episodes = EpisodeLog()
+        """Every training episode's end (in env steps) and return: the learning curve's data."""
+        self.curve_points = 10
+        """Points of the learning curve ``learn(budget)`` returns."""
         self._eval_envs: dict[str, gym.vector.VectorEnv] = {}
+
+    @classmethod
+    def make(
+        cls, env_id: str, *, env_kwargs: dict[str, Any] | None = None, seed: int = 0, curve_points: int = 10, **config: Any
+    ) -> TokenPGAgent:
+        """The agent as :func:`dialog_envs.agents.registry.make` builds it: ``config`` holds
+        :class:`~dialog_envs.agents.config.TokenPGConfig` fields (over :data:`HARNESS_DEFAULTS`),
+        e.g. ``algorithm="ppo"``, ``model_config={"n_layer": 1}``; nothing is written to disk."""
+        settings = TokenPGConfig.from_dict({**HARNESS_DEFAULTS, **config, "seed": seed}, source="token-pg config")
+        agent = cls(env_id, settings, env_kwargs, out_dir=None)
+        agent.curve_points = curve_points
+        return agent
 
     @property
     def _writes(self) -> bool:
@@ -173,13 +193,35 @@ class TokenPGAgent:
 
     # -- the training loop ------------------------------------------------------------------------
 
-    def learn(self, updates: int | None = None) -> list[dict[str, float]]:
-        """Warm start (if configured and not done yet), then RL until ``updates`` updates in total.
+    def learn(
+        self, budget: int | None = None, *, updates: int | None = None, callbacks: Sequence[Callback] = ()
+    ) -> list[dict[str, float]]:
+        """Warm start (if configured and not done yet), then RL updates. How long:
 
-        Returns the evaluation history (one dict per evaluation).
+        * ``budget`` (the :class:`~dialog_envs.agents.protocol.Agent` protocol): whole RL updates,
+          one at a time, until ``budget`` more env steps are taken (warm-start steps count too);
+          returns the learning curve of this call (``curve_points`` points of mean training return).
+        * else until ``updates`` RL updates in total (default: the config's ``updates``); returns the
+          evaluation history (one dict per validation evaluation, over the whole run).
         """
+        callbacks = [*self.callbacks, *callbacks]
+        if budget is None:
+            return self._train(updates if updates is not None else self.config.updates, callbacks)
+        if updates is not None:
+            raise DialogEnvsError("learn takes a budget of env steps or a number of updates, not both")
+        if budget <= 0:
+            raise DialogEnvsError(f"budget must be > 0 env steps, got {budget}")
+        start = self.env_steps
+        target = start + budget
+        while True:
+            self._train(self.update + 1, callbacks)
+            if self.env_steps >= target:
+                break
+        return self.episodes.curve(start, target, self.curve_points)
+
+    def _train(self, total: int, callbacks: list[Callback]) -> list[dict[str, float]]:
+        """Warm start if not done, then RL updates until ``total``; the evaluation history."""
         config = self.config
-        total = updates if updates is not None else config.updates
         logger = RunLogger(self.out_dir, resume_update=self.update) if self._writes else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
@@ -189,10 +231,9 @@ class TokenPGAgent:
         stopped_early = False
         while self.update < total and not stopped_early:
             started = time.perf_counter()
-            rollout = collect_rollout(
-                self.policy, self.envs, self._rollout_seeds(), self.sampling, self.device,
-                config.max_episode_steps, self.bf16,
-            )
+            rollout = self._collect(self._rollout_seeds())
+            for callback in callbacks:
+                callback.on_rollout(self, rollout)
             stats = self._update_policy(rollout, total)
             self.update += 1
             stats["tokens_per_second"] = rollout.num_steps / (time.perf_counter() - started)
@@ -200,14 +241,29 @@ class TokenPGAgent:
             progress.set_postfix(reward=f"{stats['return']:.3g}", tok_s=f"{stats['tokens_per_second']:.0f}")
             if logger is not None:
                 logger.log(self.update, "train", stats)
+            for callback in callbacks:
+                callback.on_update(self, stats)
             if config.eval_every and (self.update % config.eval_every == 0 or self.update == total):
-                stopped_early = self._evaluate_and_keep_best(logger)
+                stopped_early = self._evaluate_and_keep_best(logger, callbacks)
             if self._writes and (self.update % config.save_every == 0 or self.update == total or stopped_early):
                 self.save(self.out_dir / "checkpoints" / "last")
         progress.close()
         if logger is not None:
             logger.close()
         return self.history
+
+    def _collect(self, seeds: list[int], expert: bool = False) -> Rollout:
+        """One training rollout (of the envs' expert actions with ``expert=True``), counted in
+        :attr:`env_steps` and :attr:`episodes`."""
+        rollout = collect_rollout(
+            self.policy, self.envs, seeds, self.sampling, self.device, self.config.max_episode_steps, self.bf16, expert=expert
+        )
+        steps_after = (self.env_steps + rollout.valid.sum(dim=0).cumsum(dim=0)).tolist()  # once step t of every env is taken
+        last_steps = (rollout.valid.sum(dim=1) - 1).clamp(min=0).tolist()
+        for last_step, episode_return in zip(last_steps, rollout.returns.tolist()):
+            self.episodes.record(steps_after[last_step], episode_return)
+        self.env_steps += rollout.num_steps
+        return rollout
 
     def _rollout_seeds(self) -> list[int]:
         """Fresh seeds per update; the members of a GRPO/RLOO group share one (same context)."""
@@ -224,10 +280,7 @@ class TokenPGAgent:
             disable=not config.progress or self.rank > 0, dynamic_ncols=True,
         )
         while self.warm_start_done < config.warm_start_updates:
-            rollout = collect_rollout(
-                self.policy, self.envs, self._warm_start_seeds(), self.sampling, self.device,
-                config.max_episode_steps, self.bf16, expert=True,
-            )
+            rollout = self._collect(self._warm_start_seeds(), expert=True)
             self._set_learning_rate(
                 config.warm_start_learning_rate, config.warm_start_lr_schedule, config.warm_start_warmup_updates,
                 self.warm_start_done, config.warm_start_updates,
@@ -262,68 +315,61 @@ class TokenPGAgent:
         return log_probs, None if values is None else values.float(), entropy
 
     def _update_policy(self, rollout: Rollout, total: int) -> dict[str, float]:
-        """One update from one rollout; returns what is worth logging."""
+        """One update from one rollout: the KL penalty, then gradient steps on the algorithm's
+        loss (PPO: ``ppo_epochs`` passes of ``ppo_minibatches`` steps); returns what is worth logging."""
         config = self.config
-        valid = rollout.valid
-        n_valid = valid.sum().clamp(min=1)
-        stats: dict[str, float] = {"return": rollout.returns.mean().item(), "episode_steps": rollout.num_steps / valid.shape[0]}
+        stats: dict[str, float] = {"return": rollout.returns.mean().item(), "episode_steps": rollout.num_steps / rollout.valid.shape[0]}
         rewards = rollout.rewards
         if config.kl_coef > 0:
-            with torch.no_grad(), self._reference_policy() as reference, autocast(self.device, self.bf16):
-                reference_logits, _ = reference(rollout.policy_inputs)
-            reference_log_probs = masked_logits(reference_logits, rollout.action_masks, config.temperature).log_softmax(-1)
-            reference_log_probs = reference_log_probs.gather(-1, rollout.actions[..., None])[..., 0]
-            kl = (rollout.log_probs - reference_log_probs) * valid
+            kl = self._kl_to_reference(rollout)
             rewards = rewards - self.kl_coef * kl
-            stats["kl"] = (kl.sum() / n_valid).item()
+            stats["kl"] = (kl.sum() / rollout.valid.sum().clamp(min=1)).item()
             stats["kl_coef"] = self.kl_coef
             self._adapt_kl(stats["kl"])
         self._set_learning_rate(config.learning_rate, config.lr_schedule, config.warmup_updates, self.update, total)
         # No dropout in RL updates: the recomputed log-probs must be those the actions were sampled
         # from (PPO's ratio starts at exactly 1), as in TRL. The warm start keeps dropout.
         self.policy.eval()
-
-        if config.algorithm == "ppo":
-            advantages, returns = generalized_advantages(
-                rewards, rollout.values, valid, rollout.turn_ends, config.gamma, config.gae_lambda
-            )
-            if config.whiten_advantages:
-                advantages = whiten(advantages, valid)
-            for _ in range(config.ppo_epochs):
-                log_probs, values, entropy = self._evaluate_steps(rollout)
-                ratio = (log_probs - rollout.log_probs).exp()
-                clipped = ratio.clamp(1 - config.clip_range, 1 + config.clip_range)
-                policy_loss = (torch.max(-advantages * ratio, -advantages * clipped) * valid).sum() / n_valid
-                value_loss = (((values - returns) ** 2) * valid).sum() / n_valid
-                entropy_mean = (entropy * valid).sum() / n_valid
-                loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy_mean
+        loss_function = LOSSES[config.algorithm]
+        epochs, minibatches = (config.ppo_epochs, config.ppo_minibatches) if config.algorithm == "ppo" else (1, 1)
+        clipfracs: list[float] = []
+        for _ in range(epochs):
+            for rows in self._minibatch_rows(rollout.valid.shape[0], minibatches):
+                batch = self._loss_batch(rollout, rewards, rows)
+                loss, logged = loss_function(batch, config)
                 self._gradient_step(loss)
-            stats.update(value_loss=value_loss.item(), clip_fraction=(((ratio - 1).abs() > config.clip_range) * valid).sum().item() / n_valid.item())
-        else:
-            log_probs, values, entropy = self._evaluate_steps(rollout)
-            value_loss = torch.zeros((), device=self.device)
-            if config.algorithm in ("grpo", "rloo"):
-                episode_returns = (rewards * valid).sum(dim=1)
-                advantages = group_advantages(episode_returns, config.group_size, config.algorithm)[:, None].expand_as(rewards)
-            else:  # REINFORCE: G_t - b
-                returns = discounted_returns(rewards, valid, rollout.turn_ends, config.gamma)
-                if config.baseline == "value":
-                    advantages = returns - rollout.values
-                    value_loss = (((values - returns) ** 2) * valid).sum() / n_valid
-                else:
-                    advantages = returns - self.baseline
-                    mean_return = ((returns * valid).sum() / n_valid).item()
-                    self.baseline = config.baseline_decay * self.baseline + (1 - config.baseline_decay) * mean_return
-                if config.whiten_advantages:
-                    advantages = whiten(advantages, valid)
-            policy_loss = -(log_probs * advantages.detach() * valid).sum() / n_valid
-            entropy_mean = (entropy * valid).sum() / n_valid
-            loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy_mean
-            self._gradient_step(loss)
-            stats["value_loss"] = value_loss.item()
-        stats.update(policy_loss=policy_loss.item(), entropy=entropy_mean.item(), learning_rate=self.optimizer.param_groups[0]["lr"])
+                clipfracs.extend([logged["clipfrac"].item()] if "clipfrac" in logged else [])
+        stats.update({name: value.item() for name, value in logged.items()})
+        if clipfracs:
+            stats["clipfrac"] = float(np.mean(clipfracs))
+        stats["learning_rate"] = self.optimizer.param_groups[0]["lr"]
         stats.update({f"env/{key}": value for key, value in episode_metrics(self.envs, rollout.final_info).items()})
         return stats
+
+    def _kl_to_reference(self, rollout: Rollout) -> torch.Tensor:
+        """Per-token ``log pi(a|s) - log pi_ref(a|s)`` of the rollout's actions (0 on padding)."""
+        with torch.no_grad(), self._reference_policy() as reference, autocast(self.device, self.bf16):
+            reference_logits, _ = reference(rollout.policy_inputs)
+        reference_log_probs = masked_logits(reference_logits, rollout.action_masks, self.config.temperature).log_softmax(-1)
+        reference_log_probs = reference_log_probs.gather(-1, rollout.actions[..., None])[..., 0]
+        return (rollout.log_probs - reference_log_probs) * rollout.valid
+
+    def _minibatch_rows(self, episodes: int, minibatches: int) -> list[torch.Tensor | None]:
+        """The episodes of each minibatch, shuffled (``None``: the whole rollout, in order)."""
+        if minibatches == 1:
+            return [None]
+        return list(torch.randperm(episodes).tensor_split(minibatches))
+
+    def _loss_batch(self, rollout: Rollout, rewards: torch.Tensor, rows: torch.Tensor | None) -> LossBatch:
+        """What the loss needs of the episodes ``rows`` (all when None), with the policy's
+        log-probs, values and entropies recomputed with gradients."""
+        if rows is not None:
+            rollout, rewards = rollout.select(rows), rewards[rows.to(rewards.device)]
+        log_probs, values, entropy = self._evaluate_steps(rollout)
+        return LossBatch(
+            log_probs=log_probs, values=values, entropy=entropy, old_log_probs=rollout.log_probs, old_values=rollout.values,
+            rewards=rewards, valid=rollout.valid, turn_ends=rollout.turn_ends, baseline=self.baseline,
+        )
 
     def _gradient_step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -353,47 +399,38 @@ class TokenPGAgent:
         for group in self.optimizer.param_groups:
             group["lr"] = base * factor
 
-    # -- evaluation -------------------------------------------------------------------------------
+    # -- evaluation and acting --------------------------------------------------------------------
+
+    def split_envs(self, split: str) -> gym.vector.VectorEnv:
+        """The agent's vector envs on ``split`` (the training envs for ``"train"``), built once."""
+        if split == "train":
+            return self.envs
+        if split not in self._eval_envs:
+            self._eval_envs[split] = make_vec_env(self.env_id, self.env_kwargs, split, self.config.num_envs)
+        return self._eval_envs[split]
 
     @torch.no_grad()
-    def run_episodes(
-        self, split: str = "validation", episodes: int | None = None, greedy: bool = True, walk: bool = False
-    ) -> tuple[list[float], list[dict[str, Any]]]:
-        """Play episodes of ``split`` with the current policy; returns their returns and last infos.
-
-        By default ``episodes`` (``eval_episodes``) episodes with fixed seeds. With ``walk=True``,
-        every example of the split once, in order (the env must accept
-        ``reset(options={"index": "seed"})`` and have a ``split_size``), as test-set reports need.
-        """
+    def play(self, split: str = "validation", episodes: int | None = 64, greedy: bool = True) -> PlayedBatch:
+        """Play ``episodes`` seeded evaluation episodes of ``split`` with KV-cached rollouts, or with
+        ``episodes=None`` every example of the split once (see
+        :func:`~dialog_envs.agents.episodes.play_batches`); each episode's return, length and last info."""
         config = self.config
-        envs = self._split_envs(split)
-        if walk:
-            episodes = int(env_attribute(envs, "split_size"))
-            seed_of = lambda index: index  # noqa: E731  (the seed is the example's index)
-            options = {"index": "seed"}
-        else:
-            episodes = episodes or config.eval_episodes
-            seed_of = lambda index: EVAL_SEED_BASE - index  # noqa: E731  (far from the training seeds)
-            options = None
+        envs = self.split_envs(split)
         sampling = SamplingConfig(config.temperature, config.top_k, config.top_p, greedy=greedy)
-        returns: list[float] = []
-        infos: list[dict[str, Any]] = []
-        for start in range(0, episodes, config.num_envs):
-            # the last batch repeats the last example to fill every env; the extras are dropped
-            seeds = [seed_of(min(index, episodes - 1)) for index in range(start, start + config.num_envs)]
+
+        def play_batch(seeds: list[int], options: dict[str, Any] | None) -> PlayedBatch:
             rollout = collect_rollout(
-                self.policy, envs, seeds, sampling, self.device, config.max_episode_steps, self.bf16,
-                reset_options=options,
+                self.policy, envs, seeds, sampling, self.device, config.max_episode_steps, self.bf16, reset_options=options
             )
-            keep = min(config.num_envs, episodes - start)
-            returns.extend(rollout.returns[:keep].tolist())
-            infos.extend(rollout.final_info[:keep])
-        return returns, infos
+            return rollout.returns.tolist(), rollout.valid.sum(dim=1).tolist(), rollout.final_info
+
+        return play_batches(envs, play_batch, episodes)
 
     def evaluate(self, split: str = "validation", episodes: int | None = None, greedy: bool = True) -> dict[str, float]:
-        """Mean return and the env's episode metrics over seeded episodes."""
-        returns, infos = self.run_episodes(split, episodes, greedy)
-        return {"return": float(np.mean(returns)), **episode_metrics(self._split_envs(split), infos)}
+        """Mean return and the env's episode metrics over ``episodes`` (default ``eval_episodes``)
+        seeded episodes, the same ones as :func:`dialog_envs.agents.episodes.run_episodes` plays."""
+        returns, _, infos = self.play(split, episodes or self.config.eval_episodes, greedy)
+        return {"return": float(np.mean(returns)), **episode_metrics(self.split_envs(split), infos)}
 
     @torch.no_grad()
     def expert_nll(self, split: str = "test", episodes: int | None = None) -> float:
@@ -401,34 +438,26 @@ class TokenPGAgent:
         gold tags) under the policy at temperature 1, over the evaluation's seeded episodes.
         ``exp`` of it is the references' perplexity, where reward hacking shows."""
         config = self.config
-        envs = self._split_envs(split)
-        episodes = episodes or config.eval_episodes
-        total, count = 0.0, 0
-        for start in range(0, episodes, config.num_envs):
-            seeds = [EVAL_SEED_BASE - min(index, episodes - 1) for index in range(start, start + config.num_envs)]
-            rollout = collect_rollout(
-                self.policy, envs, seeds, self.sampling, self.device, config.max_episode_steps, self.bf16, expert=True
-            )
+        envs = self.split_envs(split)
+
+        def nll_batch(seeds: list[int], options: dict[str, Any] | None) -> PlayedBatch:
+            rollout = collect_rollout(self.policy, envs, seeds, self.sampling, self.device, config.max_episode_steps, self.bf16, expert=True)
             log_probs, _, _ = self._evaluate_steps(rollout, temperature=1.0)
-            keep = rollout.valid[: min(config.num_envs, episodes - start)]
-            total -= float((log_probs[: len(keep)] * keep).sum())
-            count += int(keep.sum())
-        return total / max(count, 1)
+            nll = -(log_probs * rollout.valid).sum(dim=1)
+            return nll.tolist(), rollout.valid.sum(dim=1).tolist(), rollout.final_info
 
-    def _split_envs(self, split: str) -> gym.vector.VectorEnv:
-        if split == "train":
-            return self.envs
-        if split not in self._eval_envs:
-            self._eval_envs[split] = make_envs(self.env_id, self.config.num_envs, self.env_kwargs, split)
-        return self._eval_envs[split]
+        nll, tokens, _ = play_batches(envs, nll_batch, episodes or config.eval_episodes)
+        return sum(nll) / max(sum(tokens), 1)
 
-    def _evaluate_and_keep_best(self, logger: RunLogger | None) -> bool:
+    def _evaluate_and_keep_best(self, logger: RunLogger | None, callbacks: list[Callback]) -> bool:
         """Evaluate on validation; save ``best`` on improvement; True when it is time to stop."""
         metrics = self.evaluate("validation")
         metrics["update"] = self.update
         self.history.append(metrics)
         if logger is not None:
             logger.log(self.update, "validation", metrics)
+        for callback in callbacks:
+            callback.on_eval(self, metrics)
         name = self.config.eval_metric
         if name not in metrics:
             raise DialogEnvsError(f"eval_metric {name!r} is not among the evaluation metrics: {', '.join(metrics)}")
@@ -441,7 +470,45 @@ class TokenPGAgent:
         self.evals_without_improvement += 1
         return bool(self.config.patience) and self.evals_without_improvement >= self.config.patience
 
-    # -- acting, saving, loading ------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, observations: Observations, action_masks: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
+        """Actions from the policy on whole observations, without a KV cache (slower than the
+        agent's own rollouts, same distribution). A tagger's previous label is read from
+        ``previous_tags[word_index - 1]`` when the env observes them, else "none" (exact for
+        one-step envs such as Sentiment-v0)."""
+        policy, device = self.policy, self.device
+        policy.eval()
+        ids = torch.as_tensor(np.asarray(observations["input_ids"]), device=device)
+        mask = torch.as_tensor(np.asarray(observations["attention_mask"]), device=device)
+        with autocast(device, self.bf16):
+            if policy.kind == "causal_lm":
+                positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+                logits, _, _ = policy.forward_tokens(ids, mask, positions, keep=1)
+                logits = logits[:, -1]
+            else:
+                logits, _ = policy.head_outputs(policy.encode(ids, mask), *self._tagger_inputs(observations, len(ids)))
+        allowed = None if action_masks is None else torch.as_tensor(np.asarray(action_masks, dtype=bool), device=device)
+        scaled = masked_logits(logits, allowed, self.config.temperature)
+        actions = scaled.argmax(dim=-1) if deterministic else sample_actions(scaled, self.sampling)
+        return actions.cpu().numpy().astype(np.int64)
+
+    def _tagger_inputs(self, observations: Observations, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tagger's position and previous label of every row, from the observations."""
+        device = self.device
+        none = self.policy.num_labels
+        if "token_index" in observations:
+            positions = torch.as_tensor(np.asarray(observations["token_index"])[:, 0], device=device)
+        else:
+            positions = torch.zeros(batch, dtype=torch.long, device=device)
+        previous = np.full(batch, none, dtype=np.int64)
+        if "previous_tags" in observations and "word_index" in observations:
+            word = np.asarray(observations["word_index"])[:, 0]
+            tags = np.asarray(observations["previous_tags"])
+            has_previous = word > 0
+            previous[has_previous] = tags[has_previous, word[has_previous] - 1]
+        return positions, torch.as_tensor(previous, device=device)
+
+    # -- saving and loading -----------------------------------------------------------------------
 
     def save(self, folder: str | os.PathLike[str]) -> None:
         """Write a checkpoint (atomically; see :mod:`dialog_envs.agents.checkpoint`)."""
@@ -453,7 +520,7 @@ class TokenPGAgent:
             "policy_kind": self.policy.kind,
             "update": self.update,
             "warm_start_done": self.warm_start_done,
-            "baseline": self.baseline,
+            "baseline": self.baseline.value,
             "kl_coef": self.kl_coef,
             "best_metric": self.best_metric if math.isfinite(self.best_metric) else None,
             "evals_without_improvement": self.evals_without_improvement,
@@ -463,15 +530,16 @@ class TokenPGAgent:
         save_checkpoint(folder, self.policy, self.policy.backbone, self.tokenizer, self.optimizer, state)
 
     @classmethod
-    def load(
+    def from_checkpoint(
         cls,
         folder: str | os.PathLike[str],
         env_id: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
         **config_overrides: Any,
     ) -> TokenPGAgent:
-        """Rebuild an agent from a checkpoint: same env (unless ``env_id`` is given), tokenizer,
-        policy weights, optimizer state and counters, so that :meth:`learn` continues the run."""
+        """Rebuild an agent from a checkpoint: same env (unless ``env_id`` is given), config (with
+        ``config_overrides``), tokenizer, policy weights, optimizer state and counters, so that
+        :meth:`learn` continues the run."""
         folder = Path(folder)
         recover(folder)
         state = read_state(folder)
@@ -481,16 +549,29 @@ class TokenPGAgent:
         config = TokenPGConfig.from_dict(values, source=str(folder / "state.json"))
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
         agent = cls(env_id or state["env_id"], config, env_kwargs, out_dir)
-        load_weights(folder, agent.policy, agent.optimizer)
-        agent.update = state["update"]
-        agent.warm_start_done = state["warm_start_done"]
-        agent.baseline = state["baseline"]
-        agent.kl_coef = state["kl_coef"]
-        agent.best_metric = state["best_metric"] if state["best_metric"] is not None else -math.inf
-        agent.evals_without_improvement = state["evals_without_improvement"]
-        agent.history = state["history"]
-        torch.set_rng_state(torch.tensor(state["torch_rng_state"], dtype=torch.uint8))
+        agent.restore(folder)
         return agent
+
+    def restore(self, folder: str | os.PathLike[str]) -> None:
+        """Load a checkpoint's weights, optimizer state and counters into this agent (built with
+        the same env and config). The env steps taken so far stay this agent's own."""
+        folder = Path(folder)
+        recover(folder)
+        state = read_state(folder)
+        load_weights(folder, self.policy, self.optimizer)
+        self.update = state["update"]
+        self.warm_start_done = state["warm_start_done"]
+        self.baseline.value = state["baseline"]
+        self.kl_coef = state["kl_coef"]
+        self.best_metric = state["best_metric"] if state["best_metric"] is not None else -math.inf
+        self.evals_without_improvement = state["evals_without_improvement"]
+        self.history = state["history"]
+        torch.set_rng_state(torch.tensor(state["torch_rng_state"], dtype=torch.uint8))
+
+    load = _BuildOrRestore()
+    """``TokenPGAgent.load(folder, env_id=None, out_dir=None, **config_overrides)`` builds an agent
+    (:meth:`from_checkpoint`); ``agent.load(folder)``, the Agent protocol's, restores one in place
+    (:meth:`restore`)."""
 
     def close(self) -> None:
         self.envs.close()
@@ -509,4 +590,3 @@ def _model_tokenizer(model: str, gguf_file: str | None) -> Any:
         return load_tokenizer(AutoTokenizer.from_pretrained(model, **kwargs))
     except (OSError, ValueError) as error:
         raise DialogEnvsError(f"could not load the tokenizer of model {model!r} ({error})") from None
-

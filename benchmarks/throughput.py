@@ -44,8 +44,8 @@ import torch
 import dialog_envs
 from dialog_envs.agents.config import TokenPGConfig
 from dialog_envs.agents.device import autocast
-from dialog_envs.agents.rollout import SamplingConfig, collect_rollout, sample_actions
-from dialog_envs.agents import token_pg
+from dialog_envs.agents.callbacks import Callback
+from dialog_envs.agents.rollout import Rollout, SamplingConfig, collect_rollout, sample_actions
 from dialog_envs.agents.token_pg import TokenPGAgent
 from benchmarks import peers
 
@@ -236,72 +236,39 @@ def env_steps_per_second(make: Callable[[], Any], batch: int, seconds: float) ->
     return steps / elapsed
 
 
-class RewardTimer:
-    """Times the reward computation inside a native vector env (decoding and scoring the replies)."""
+class StepTimer(Callback):
+    """Counts the tokens of an agent's training rollouts and reads the reward time its envs record
+    (``core.reward_seconds`` of the native vector env: decoding and scoring the replies)."""
 
     def __init__(self, envs: gym.vector.VectorEnv) -> None:
-        self.seconds = 0.0
-        core = envs.core
-        for name in ("decode_replies",):
-            setattr(core, name, self._timed(getattr(core, name)))
-        core.scorer = _TimedScorer(core.scorer, self)
-
-    def _timed(self, function: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - started
-
-        return timed
-
-
-class _TimedScorer:
-    def __init__(self, scorer: Any, timer: RewardTimer) -> None:
-        self._scorer = scorer
-        self.batch_scores = timer._timed(scorer.batch_scores)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._scorer, name)
-
-
-class TokenCounter:
-    """Counts the rollout steps of an agent's training loop (wraps ``collect_rollout``)."""
-
-    def __init__(self) -> None:
+        self.core = envs.core
         self.tokens = 0
+        self._reward_start = self.core.reward_seconds
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        original = token_pg.collect_rollout
+    def on_rollout(self, agent: TokenPGAgent, rollout: Rollout) -> None:
+        self.tokens += rollout.num_steps
 
-        def counting(*args: Any, **kwargs: Any) -> Any:
-            rollout = original(*args, **kwargs)
-            self.tokens += rollout.num_steps
-            return rollout
+    def restart(self) -> None:
+        self.tokens = 0
+        self._reward_start = self.core.reward_seconds
 
-        token_pg.collect_rollout = counting
-        try:
-            yield
-        finally:
-            token_pg.collect_rollout = original
+    @property
+    def reward_seconds(self) -> float:
+        return self.core.reward_seconds - self._reward_start
 
 
 def train_rates(agent: TokenPGAgent, config: BenchConfig) -> tuple[list[tuple[int, float]], list[float]]:
     """``(tokens, seconds)`` of timed training updates after one warm-up, and the reward share of each."""
-    counter = TokenCounter()
-    timer = RewardTimer(agent.envs)
+    timer = StepTimer(agent.envs)
     samples, shares = [], []
-    with counter.installed():
-        agent.learn(agent.update + 1)  # warm-up
-        for _ in range(config.repeats):
-            counter.tokens, timer.seconds = 0, 0.0
-            started = time.perf_counter()
-            agent.learn(agent.update + config.updates_per_repeat)
-            elapsed = time.perf_counter() - started
-            samples.append((counter.tokens, elapsed))
-            shares.append(timer.seconds / elapsed)
+    agent.learn(updates=agent.update + 1, callbacks=[timer])  # warm-up
+    for _ in range(config.repeats):
+        timer.restart()
+        started = time.perf_counter()
+        agent.learn(updates=agent.update + config.updates_per_repeat, callbacks=[timer])
+        elapsed = time.perf_counter() - started
+        samples.append((timer.tokens, elapsed))
+        shares.append(timer.reward_seconds / elapsed)
     return samples, shares
 
 

@@ -13,7 +13,7 @@ from dialog_envs.agents import registry
 from dialog_envs.agents.benchmark import QUICK_TOKEN_PG
 from dialog_envs.agents.episodes import EpisodeLog, run_episodes
 from dialog_envs.agents.protocol import Agent, ExpertAgent, RandomAgent
-from dialog_envs.agents.token_pg_adapter import TokenPGAdapter
+from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.errors import DialogEnvsError
 
 
@@ -163,7 +163,7 @@ def test_expert_agent_is_a_ceiling() -> None:
 @pytest.mark.parametrize("env_id", ["dialog_envs/NER-v0", "dialog_envs/Sentiment-v0", "dialog_envs/DialogueBLEU-v0"])
 def test_token_pg_act_matches_its_own_evaluation(env_id: str) -> None:
     """act() on whole observations (no KV cache) takes the same greedy actions as the agent's rollouts."""
-    agent = TokenPGAdapter(env_id, seed=0, **QUICK_TOKEN_PG)
+    agent = TokenPGAgent.make(env_id, seed=0, **QUICK_TOKEN_PG)
     agent.learn(16)
     own = agent.evaluate("test", episodes=8)
     through_act = run_episodes(lambda obs, masks, envs: agent.act(obs, masks), env_id, {}, "test", 8)
@@ -172,20 +172,20 @@ def test_token_pg_act_matches_its_own_evaluation(env_id: str) -> None:
 
 
 def test_token_pg_budget_is_env_steps(tmp_path) -> None:
-    agent = TokenPGAdapter("dialog_envs/NER-v0", seed=0, **QUICK_TOKEN_PG)
+    agent = TokenPGAgent.make("dialog_envs/NER-v0", seed=0, **QUICK_TOKEN_PG)
     curve = agent.learn(100)
     one_update = 4 * 40  # 4 envs x the longest generated sentence (well above)
     assert 100 <= agent.env_steps < 100 + one_update
-    assert agent.agent.update >= 2
-    assert sum(point["episodes"] for point in curve) == 4 * agent.agent.update
+    assert agent.update >= 2
+    assert sum(point["episodes"] for point in curve) == 4 * agent.update
     agent.evaluate("train", episodes=4)  # evaluation does not count as training
     steps = agent.env_steps
     agent.learn(10)
-    assert agent.env_steps > steps and agent.agent.update >= 3
+    assert agent.env_steps > steps and agent.update >= 3
     agent.save(tmp_path / "tpg")
-    other = TokenPGAdapter("dialog_envs/NER-v0", seed=1, **QUICK_TOKEN_PG)
+    other = TokenPGAgent.make("dialog_envs/NER-v0", seed=1, **QUICK_TOKEN_PG)
     other.load(tmp_path / "tpg")
-    assert other.agent.update == agent.agent.update
+    assert other.update == agent.update
     assert other.evaluate("test", episodes=4) == agent.evaluate("test", episodes=4)
 
 
@@ -203,7 +203,7 @@ def test_episode_log_curve() -> None:
 
 
 def test_token_pg_warm_start_runs_through_the_step_counter() -> None:
-    agent = TokenPGAdapter("dialog_envs/Sentiment-v0", seed=0, **{**QUICK_TOKEN_PG, "warm_start_updates": 3})
+    agent = TokenPGAgent.make("dialog_envs/Sentiment-v0", seed=0, **{**QUICK_TOKEN_PG, "warm_start_updates": 3})
     agent.learn(8)
-    assert agent.agent.warm_start_done == 3
+    assert agent.warm_start_done == 3
     assert agent.env_steps >= 3 * 4  # the warm start's steps count against the budget

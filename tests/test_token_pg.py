@@ -132,10 +132,10 @@ def test_warm_start_then_rl_on_ner_learns_tags() -> None:
 
 def test_walk_covers_every_example_once() -> None:
     agent = TokenPGAgent("dialog_envs/NER-v0", TokenPGConfig(num_envs=7, **QUIET))
-    returns, infos = agent.run_episodes("test", walk=True)
+    returns, _, infos = agent.play("test", episodes=None)
     assert len(infos) == 300
     words = [tuple(info["words"]) for info in infos]
-    env = agent._split_envs("test")
+    env = agent.split_envs("test")
     expected = [s.words for s in env.call("get_wrapper_attr", "corpus")[0].sentences]
     assert words == expected
 

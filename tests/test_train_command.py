@@ -88,3 +88,20 @@ def test_bad_config_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     config.write_text("learnig_rate: 0.1\n")
     assert main(["train", "--env", "NER-v0", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
     assert "unknown field(s) learnig_rate" in capsys.readouterr().err
+
+
+def test_help_config_lists_every_field_with_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+    import textwrap
+
+    from dialog_envs.agents.config import TokenPGConfig
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help-config"])  # --env and --out are not needed
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    flat = " ".join(out.split())
+    for field in dataclasses.fields(TokenPGConfig):
+        assert f"\n  {field.name}: " in out, field.name
+        assert " ".join(field.metadata["help"].split()) in flat, field.name
+    assert "ppo_minibatches: int = 1" in out

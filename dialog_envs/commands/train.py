@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from dialog_envs.commands.env_args import parse_env_kwargs
 from dialog_envs.registration import check_env_id
@@ -14,7 +18,32 @@ HELP = "Train the token-level policy-gradient agent on an environment (resumes f
 AGENTS = ("token-pg",)
 
 
+def config_help() -> str:
+    """Every :class:`~dialog_envs.agents.config.TokenPGConfig` field with its type, default and the
+    help text of its metadata."""
+    from dialog_envs.agents.config import TokenPGConfig
+
+    lines = ["TokenPGConfig fields (set them in --config FILE.yaml or with --set FIELD=VALUE):", ""]
+    for field in dataclasses.fields(TokenPGConfig):
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        lines.append(f"  {field.name}: {field.type} = {default!r}")
+        lines += textwrap.wrap(field.metadata["help"], width=96, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
+class ConfigHelpAction(argparse.Action):
+    """``--help-config``: print :func:`config_help` and exit, as ``--help`` does."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+        print(config_help())
+        parser.exit()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--help-config", action=ConfigHelpAction, help="list every TokenPGConfig field with its help, then exit")
     parser.add_argument("--env", required=True, help="environment id, e.g. dialog_envs/NER-v0")
     parser.add_argument("--agent", default="token-pg", help=f"agent name (default token-pg); one of: {', '.join(AGENTS)}")
     parser.add_argument("--config", type=Path, default=None, help="YAML file of TokenPGConfig fields")

@@ -131,6 +131,13 @@ class BatchOfOneEnv(gym.Env):
         """
         return mean_float_metrics(final_infos)
 
+    def episode_report(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Results of a set of finished episodes that are more than numbers, for evaluation
+        reports: NER gives its ``token_report`` and ``entity_scores``, DialogueBLEU its sample
+        replies and their diversity. Empty here. Agents call this (through :func:`episode_report`)
+        instead of reading env-specific info keys."""
+        return {}
+
 
 def mean_float_metrics(final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
     """The mean of every float-valued key of the infos, over the infos that have it."""
@@ -147,6 +154,16 @@ def episode_metrics(env: gym.Env | VectorEnv, final_infos: Sequence[dict[str, An
         target = target.envs[0].unwrapped
     method = getattr(target, "episode_metrics", None)
     return method(final_infos) if callable(method) else mean_float_metrics(final_infos)
+
+
+def episode_report(env: gym.Env | VectorEnv, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The env's :meth:`BatchOfOneEnv.episode_report` of finished episodes (empty for an env
+    without one)."""
+    target = env.unwrapped
+    if isinstance(target, gym.vector.SyncVectorEnv):
+        target = target.envs[0].unwrapped
+    method = getattr(target, "episode_report", None)
+    return method(final_infos) if callable(method) else {}
 
 
 def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an action id") -> np.ndarray:

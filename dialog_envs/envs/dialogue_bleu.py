@@ -15,7 +15,9 @@ ends on a step in one batched call (:meth:`~dialog_envs.metrics.text.TextReward.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -29,11 +31,15 @@ from dialog_envs.data.generated_dialogues import generate_dialogues
 from dialog_envs.data.splits import check_split
 from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
 from dialog_envs.errors import DialogEnvsError
-from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward
+from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward, distinct_n
 from dialog_envs.tokenization import load_tokenizer, train_tokenizer
 
 FALLBACK_SEPARATOR = "\n"
 """Text placed between context turns when the tokenizer has no SEP token (e.g. GPT-2)."""
+
+
+REPORT_SAMPLES = 8
+"""How many (reference, reply) pairs :meth:`DialogueBLEUEnv.episode_report` keeps to show."""
 
 
 class DialogueBLEUEnv(BatchOfOneEnv):
@@ -199,6 +205,19 @@ class DialogueBLEUEnv(BatchOfOneEnv):
         if np.ndim(action) != 0:
             raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
 
+    def episode_report(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """``distinct_1`` and ``distinct_2`` over every reply, and the first ``REPORT_SAMPLES``
+        ``(reference, response)`` pairs to show side by side; empty unless every episode ended
+        with a reply."""
+        if not final_infos or not all("response" in info for info in final_infos):
+            return {}
+        replies = [info["response"] for info in final_infos]
+        return {
+            "distinct_1": distinct_n(replies, 1),
+            "distinct_2": distinct_n(replies, 2),
+            "samples": [{"reference": info["reference"], "response": info["response"]} for info in final_infos[:REPORT_SAMPLES]],
+        }
+
     def render(self) -> str | None:
         if self.render_mode is None:
             logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
@@ -307,6 +326,9 @@ class DialogueBatch(BatchCore):
         self.done = np.zeros(num_rows, dtype=bool)
         self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
         self._reference_ids: dict[int, np.ndarray] = {}
+        self.reward_seconds = 0.0
+        """Wall-clock seconds spent computing rewards (decoding and scoring the replies), for
+        profiling: a vector env's share of a training step is ``envs.core.reward_seconds``."""
 
     def start(
         self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
@@ -360,11 +382,12 @@ class DialogueBatch(BatchCore):
         if len(ending):
             ended_rows = rows[ending]
             self.done[ended_rows] = True
+            started = time.perf_counter()
             responses = self.decode_replies(ended_rows)
             references = [self.data.examples[i].reference for i in self.index[ended_rows]]
-            for k, row, response, reference, scores in zip(
-                ending, ended_rows, responses, references, self.scorer.batch_scores(responses, references)
-            ):
+            batch_scores = self.scorer.batch_scores(responses, references)
+            self.reward_seconds += time.perf_counter() - started
+            for k, row, response, reference, scores in zip(ending, ended_rows, responses, references, batch_scores):
                 score = self.scorer.score(scores)
                 rewards[k] = score - self.scorer.s_base
                 ended_by = "eos" if by_eos[k] else "max_new_tokens"

@@ -306,11 +306,20 @@ class NEREnv(BatchOfOneEnv):
         every sentence's tags together, as conlleval scores a corpus) and ``token_micro_f1``."""
         metrics = mean_float_metrics(final_infos)
         if final_infos:
-            gold = [list(info["gold_tags"]) for info in final_infos]
-            predicted = [list(info["predicted_tags"]) for info in final_infos]
-            metrics["entity_f1_corpus"] = entity_scores(gold, predicted).f1
-            metrics["token_micro_f1"] = token_report(gold, predicted).rows["micro avg"]["f1-score"]
+            report = self.episode_report(final_infos)
+            metrics["entity_f1_corpus"] = report["entity_scores"].f1
+            metrics["token_micro_f1"] = report["token_report"].rows["micro avg"]["f1-score"]
         return metrics
+
+    def episode_report(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """``token_report`` (per-tag precision, recall and F1, as sklearn's classification report)
+        and ``entity_scores`` (entity-level precision, recall and F1, as conlleval) over every
+        episode's tags together; empty without episodes."""
+        if not final_infos:
+            return {}
+        gold = [list(info["gold_tags"]) for info in final_infos]
+        predicted = [list(info["predicted_tags"]) for info in final_infos]
+        return {"token_report": token_report(gold, predicted), "entity_scores": entity_scores(gold, predicted)}
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
