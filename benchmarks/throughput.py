@@ -245,7 +245,7 @@ class RewardTimer:
         core = envs.core
         for name in ("decode_replies",):
             setattr(core, name, self._timed(getattr(core, name)))
-        core.scorer = _TimedScorer(core.scorer, self)
+        core.reward = _TimedScorer(core.reward, self)
 
     def _timed(self, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
