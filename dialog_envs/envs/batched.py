@@ -66,14 +66,17 @@ class RowInfos:
 class BatchCore(ABC):
     """The state and rules of ``num_rows`` episodes of one environment, as arrays.
 
-    Rows are addressed with an ``int64`` array of row numbers. A subclass implements
+    Rows are addressed with an ``int64`` array of row numbers; settings and data come from the
+    single env ``env`` (a :class:`BatchOfOneEnv`). A subclass implements
     :meth:`start` (begin episodes), :meth:`advance` (apply actions) and :meth:`observations`.
     """
 
     row_methods: dict[str, str] = {}
     """Per-episode methods of the single env (name) served by a batched method of the core (name)."""
 
-    def __init__(self, num_rows: int) -> None:
+    def __init__(self, env: Any, num_rows: int) -> None:
+        self.env = env
+        """The single env whose settings and data the rows share."""
         if num_rows < 1:
             raise DialogEnvsError(f"num_envs={num_rows}; expected at least 1")
         self.num_rows = int(num_rows)
@@ -97,6 +100,10 @@ class BatchCore(ABC):
     @abstractmethod
     def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The observations of ``rows`` (every row when None), as fresh arrays."""
+
+    def checked_actions(self, actions: Any, rows: np.ndarray) -> np.ndarray:
+        """``actions`` as ``int64`` ids of the env's action space, one per row of ``rows``."""
+        return check_actions(actions, len(rows), int(self.env.action_space.n), self.env.action_kind)
 
     @staticmethod
     def example_indices(

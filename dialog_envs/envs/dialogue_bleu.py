@@ -27,15 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.dialogue import Dialogue, Example, find_dialogue_file, make_examples, read_dialogues
 from dialog_envs.data.generated_dialogues import generate_dialogues
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import (
-    BatchCore,
-    BatchOfOneEnv,
-    RowInfos,
-    check_actions,
-    check_positive_ints,
-    env_tokenizer,
-    vector_env_class,
-)
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_positive_ints, env_tokenizer, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward
 from dialog_envs.tokenization import train_tokenizer
@@ -56,21 +48,15 @@ class DialogueBatch(BatchCore):
     row_methods = {"expert_action": "expert_actions"}
 
     def __init__(self, env: DialogueBLEUEnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.data = env.data
-        self.tokenizer = env.tokenizer
+        super().__init__(env, num_rows)
         self.reward = env.reward
-        self.vocab_size = env.vocab_size
-        self.eos = env.eos_token_id
-        self.pad = env.pad_token_id
-        self.max_context_tokens = env.max_context_tokens
-        self.max_new_tokens = env.max_new_tokens
-        length = self.max_context_tokens + self.max_new_tokens
-        self.input_ids = np.full((num_rows, length), self.pad, dtype=np.int64)
+        """The scorer of finished replies (an attribute of the core so that a profiler can wrap it)."""
+        length = self.env.max_context_tokens + self.env.max_new_tokens
+        self.input_ids = np.full((num_rows, length), self.env.pad_token_id, dtype=np.int64)
         self.attention_mask = np.zeros((num_rows, length), dtype=np.int64)
         self.index = np.full(num_rows, -1, dtype=np.int64)  # -1: never reset
         self.context_start = np.zeros(num_rows, dtype=np.int64)
-        self.reply = np.zeros((num_rows, self.max_new_tokens), dtype=np.int64)
+        self.reply = np.zeros((num_rows, self.env.max_new_tokens), dtype=np.int64)
         self.reply_len = np.zeros(num_rows, dtype=np.int64)
         self.done = np.zeros(num_rows, dtype=bool)
         self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
@@ -80,12 +66,12 @@ class DialogueBatch(BatchCore):
         self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
     ) -> RowInfos:
         infos = RowInfos()
-        indices = self.example_indices(rngs, seeds, options, len(self.data.examples))
+        indices = self.example_indices(rngs, seeds, options, len(self.env.data.examples))
         for k, (row, index) in enumerate(zip(rows, indices.tolist())):
-            context = self.data.context_ids[index]
-            context_start = max(0, len(context) - self.max_context_tokens)
+            context = self.env.data.context_ids[index]
+            context_start = max(0, len(context) - self.env.max_context_tokens)
             visible = context[context_start:]
-            self.input_ids[row].fill(self.pad)
+            self.input_ids[row].fill(self.env.pad_token_id)
             self.attention_mask[row].fill(0)
             self.input_ids[row, -len(visible):] = visible
             self.attention_mask[row, -len(visible):] = 1
@@ -100,7 +86,7 @@ class DialogueBatch(BatchCore):
     def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
         if (self.index[rows] < 0).any() or self.done[rows].any():
             raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        tokens = check_actions(actions, len(rows), self.vocab_size, DialogueBLEUEnv.action_kind)
+        tokens = self.checked_actions(actions, rows)
         every_row = len(rows) == self.num_rows
         if every_row:  # the common case: one in-place shift of the whole batch
             self.input_ids[:, :-1] = self.input_ids[:, 1:]
@@ -114,8 +100,8 @@ class DialogueBatch(BatchCore):
             self.attention_mask[rows, -1] = 1
         self.reply[rows, self.reply_len[rows]] = tokens
         self.reply_len[rows] += 1
-        by_eos = tokens == self.eos
-        terminated = by_eos | (self.reply_len[rows] >= self.max_new_tokens)
+        by_eos = tokens == self.env.eos_token_id
+        terminated = by_eos | (self.reply_len[rows] >= self.env.max_new_tokens)
         rewards = np.zeros(len(rows), dtype=np.float64)
         infos = RowInfos()
         ending = np.flatnonzero(terminated)
@@ -123,7 +109,7 @@ class DialogueBatch(BatchCore):
             ended_rows = rows[ending]
             self.done[ended_rows] = True
             responses = self.decode_replies(ended_rows)
-            references = [self.data.examples[i].reference for i in self.index[ended_rows]]
+            references = [self.env.data.examples[i].reference for i in self.index[ended_rows]]
             for k, row, response, reference, scores in zip(
                 ending, ended_rows, responses, references, self.reward.batch_scores(responses, references)
             ):
@@ -150,12 +136,12 @@ class DialogueBatch(BatchCore):
     def decode_replies(self, rows: np.ndarray) -> list[str]:
         """The replies of ``rows`` so far, decoded (EOS and other special tokens dropped)."""
         replies = [self.reply[row, : self.reply_len[row]].tolist() for row in rows]
-        return self.tokenizer.batch_decode(replies, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return self.env.data.tokenizer.batch_decode(replies, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
     def expert_actions(self) -> np.ndarray:
         """Per row: the next token of the reference reply, then EOS (EOS once over or before reset).
         References longer than ``max_new_tokens - 1`` tokens are cut."""
-        actions = np.full(self.num_rows, self.eos, dtype=np.int64)
+        actions = np.full(self.num_rows, self.env.eos_token_id, dtype=np.int64)
         for row in np.flatnonzero((self.index >= 0) & ~self.done):
             reference = self._reference(int(self.index[row]))
             position = self.reply_len[row]
@@ -166,8 +152,8 @@ class DialogueBatch(BatchCore):
     def _reference(self, index: int) -> np.ndarray:
         ids = self._reference_ids.get(index)
         if ids is None:
-            encoded = self.tokenizer.encode(self.data.examples[index].reference, add_special_tokens=False)
-            ids = np.asarray(list(encoded[: self.max_new_tokens - 1]) + [self.eos], dtype=np.int64)
+            encoded = self.env.data.tokenizer.encode(self.env.data.examples[index].reference, add_special_tokens=False)
+            ids = np.asarray(list(encoded[: self.env.max_new_tokens - 1]) + [self.env.eos_token_id], dtype=np.int64)
             self._reference_ids[index] = ids
         return ids
 

@@ -22,16 +22,7 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import (
-    BatchCore,
-    BatchOfOneEnv,
-    RowInfos,
-    check_actions,
-    check_choice,
-    env_tokenizer,
-    mean_float_metrics,
-    vector_env_class,
-)
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.ner import PrefixEntityF1, entity_scores, sentence_entity_f1, token_report
 from dialog_envs.tokenization import train_tokenizer
@@ -169,36 +160,30 @@ class NERBatch(BatchCore):
     row_methods = {"expert_action": "expert_actions", "action_masks": "action_masks"}
 
     def __init__(self, env: NEREnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.corpus = env.corpus
-        self.tags = env.tags
-        self.reward = env.reward
-        self.max_length = env.max_length
-        self.transitions = env._transitions
-        self.num_tags = len(env.tags)
+        super().__init__(env, num_rows)
         self.token_ids, self.first_token, self.gold, lengths = env.corpus.padded
         self.num_tokens, self.num_words = lengths
         self.index = np.zeros(num_rows, dtype=np.int64)
         self.word = np.zeros(num_rows, dtype=np.int64)
-        self.predicted = np.full((num_rows, self.max_length), self.num_tags, dtype=np.int64)
+        self.predicted = np.full((num_rows, self.env.max_length), self.env.num_tags, dtype=np.int64)
         self.f1_so_far = np.zeros(num_rows, dtype=np.float64)
-        self.f1 = PrefixEntityF1(self.tags, num_rows) if self.reward != "token" else None
-        self._positions = np.arange(self.max_length)
+        self.f1 = PrefixEntityF1(self.env.tags, num_rows) if self.env.reward != "token" else None
+        self._positions = np.arange(self.env.max_length)
 
     def start(
         self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
     ) -> RowInfos:
-        indices = self.example_indices(rngs, seeds, options, len(self.corpus.sentences))
+        indices = self.example_indices(rngs, seeds, options, len(self.env.corpus.sentences))
         self.index[rows] = indices
         self.word[rows] = 0
-        self.predicted[rows] = self.num_tags
+        self.predicted[rows] = self.env.num_tags
         self.f1_so_far[rows] = 0.0
         if self.f1 is not None:
             self.f1.reset(rows)
         return RowInfos(dense={"index": indices, "action_mask": self.action_masks(rows).astype(np.int8)})
 
     def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
-        actions = check_actions(actions, len(rows), self.num_tags, NEREnv.action_kind)
+        actions = self.checked_actions(actions, rows)
         index, word = self.index[rows], self.word[rows]
         if (word >= self.num_words[index]).any():
             raise DialogEnvsError("the episode is over; call reset() first")
@@ -206,21 +191,21 @@ class NERBatch(BatchCore):
         self.predicted[rows, word] = actions
         self.word[rows] = word = word + 1
         terminated = word == self.num_words[index]
-        if self.reward == "token":
+        if self.env.reward == "token":
             rewards = (actions == gold).astype(np.float64)
         else:
             f1 = self.f1.push(rows, gold, actions)
-            if self.reward == "sparse_f1":
+            if self.env.reward == "sparse_f1":
                 rewards = np.where(terminated, f1, 0.0)
             else:
                 rewards = f1 - self.f1_so_far[rows]
                 self.f1_so_far[rows] = f1
         infos = RowInfos(dense={"action_mask": self.action_masks(rows).astype(np.int8)})
         for k in np.flatnonzero(terminated):
-            row, sentence = rows[k], self.corpus.sentences[index[k]]
+            row, sentence = rows[k], self.env.corpus.sentences[index[k]]
             predicted = self.predicted[row, : word[k]]
-            names = [self.tags[tag] for tag in predicted]
-            entity_f1 = float(f1[k]) if self.reward != "token" else sentence_entity_f1(sentence.tags, names)
+            names = [self.env.tags[tag] for tag in predicted]
+            entity_f1 = float(f1[k]) if self.env.reward != "token" else sentence_entity_f1(sentence.tags, names)
             infos.sparse[int(k)] = dict(
                 entity_f1=entity_f1,
                 token_accuracy=float(np.mean(predicted == self.gold[index[k], : word[k]])),
@@ -234,8 +219,8 @@ class NERBatch(BatchCore):
         rows = self.all_rows if rows is None else rows
         index = self.index[rows]
         word = np.minimum(self.word[rows], self.num_words[index] - 1)
-        width = min(self.token_ids.shape[1], self.max_length)
-        input_ids = np.zeros((len(rows), self.max_length), dtype=np.int64)
+        width = min(self.token_ids.shape[1], self.env.max_length)
+        input_ids = np.zeros((len(rows), self.env.max_length), dtype=np.int64)
         input_ids[:, :width] = self.token_ids[index, :width]
         return {
             "input_ids": input_ids,
@@ -249,8 +234,8 @@ class NERBatch(BatchCore):
         """Which tags are valid for each row's current word (bool, one row per episode)."""
         rows = self.all_rows if rows is None else rows
         word = self.word[rows]
-        previous = np.where(word > 0, self.predicted[rows, np.maximum(word - 1, 0)], self.num_tags)
-        return self.transitions[previous].astype(bool)
+        previous = np.where(word > 0, self.predicted[rows, np.maximum(word - 1, 0)], self.env.num_tags)
+        return self.env._transitions[previous].astype(bool)
 
     def expert_actions(self) -> np.ndarray:
         """The gold tag of each row's word to tag now (0 once the episode is over)."""
@@ -364,7 +349,7 @@ class NEREnv(BatchOfOneEnv):
         self.reward: NERReward = reward
         self.max_length = max_length
         self.tags = self.corpus.tags
-        num_tags = len(self.tags)
+        self.num_tags = num_tags = len(self.tags)
         self._transitions = (
             transition_mask(self.tags) if mask_invalid_transitions else np.ones((num_tags + 1, num_tags), dtype=np.int8)
         )

@@ -27,16 +27,7 @@ from dialog_envs.data.labelled import (
     read_labelled_split,
 )
 from dialog_envs.data.splits import SPLITS, find_split_file
-from dialog_envs.envs.batched import (
-    BatchCore,
-    BatchOfOneEnv,
-    RowInfos,
-    check_actions,
-    check_choice,
-    env_tokenizer,
-    mean_float_metrics,
-    vector_env_class,
-)
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.classification import macro_f1
 from dialog_envs.tokenization import train_tokenizer
@@ -55,12 +46,8 @@ class SentimentBatch(BatchCore):
     row_methods = {"expert_action": "expert_actions"}
 
     def __init__(self, env: SentimentEnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.env = env
-        self.explain = env.explain
+        super().__init__(env, num_rows)
         self.offset = env.vocab_size if env.explain else 0
-        self.num_actions = int(env.action_space.n)
-        self.reward = env.reward
         self.true = np.asarray([env._label_index[example.label] for example in env.examples], dtype=np.int64)
         self.length = env.max_rationale_tokens
         self.index = np.full(num_rows, -1, dtype=np.int64)
@@ -86,15 +73,15 @@ class SentimentBatch(BatchCore):
     def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
         if (self.index[rows] < 0).any() or self.done[rows].any():
             raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        actions = check_actions(actions, len(rows), self.num_actions, self.env.action_kind)
+        actions = self.checked_actions(actions, rows)
         true = self.true[self.index[rows]]
         answers = actions >= self.offset
         room = self.rationale_len[rows] < self.length
         writes = ~answers & room
         rewards = np.zeros(len(rows), dtype=np.float64)
         predicted = np.where(answers, actions - self.offset, -1)
-        rewards[answers] = self.reward[true[answers], predicted[answers]]
-        rewards[~answers & ~room] = self.reward.min()
+        rewards[answers] = self.env.reward[true[answers], predicted[answers]]
+        rewards[~answers & ~room] = self.env.reward.min()
         write_rows = rows[writes]
         if len(write_rows):  # shift the left-padded rationale and append the token
             self.rationale[write_rows, :-1] = self.rationale[write_rows, 1:]
@@ -114,7 +101,7 @@ class SentimentBatch(BatchCore):
         rows = self.all_rows if rows is None else rows
         index = np.maximum(self.index[rows], 0)
         observation = {"input_ids": self.env._input_ids[index], "attention_mask": self.env._attention_mask[index]}
-        if self.explain:
+        if self.env.explain:
             observation["rationale_ids"] = self.rationale[rows].copy()
             observation["rationale_mask"] = (np.arange(self.length) >= self.length - self.rationale_len[rows][:, None]).astype(np.int64)
         return observation
@@ -138,7 +125,7 @@ class SentimentBatch(BatchCore):
             "predicted_index": predicted,
             "correct": predicted == true,
         }
-        if self.explain:
+        if self.env.explain:
             info["rationale"] = self.env._decode(self.rationale_tokens(row))
         return info
 

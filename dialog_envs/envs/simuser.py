@@ -20,16 +20,7 @@ from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
 from dialog_envs.data.splits import check_split, find_split_file
-from dialog_envs.envs.batched import (
-    BatchCore,
-    BatchOfOneEnv,
-    RowInfos,
-    check_actions,
-    check_choice,
-    check_positive_ints,
-    env_tokenizer,
-    vector_env_class,
-)
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, check_positive_ints, env_tokenizer, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
 from dialog_envs.simuser.domain import bundled_schema
@@ -144,8 +135,7 @@ class SimUserBatch(BatchCore):
     row_methods = {"expert_action": "expert_actions"}
 
     def __init__(self, env: SimUserEnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.env = env
+        super().__init__(env, num_rows)
         self.episodes = [_Episode(env) for _ in range(self.num_rows)]
         self.input_ids = np.full((self.num_rows, env.max_length), env.pad_token_id, dtype=np.int64)
         self.attention_mask = np.zeros((self.num_rows, env.max_length), dtype=np.int64)
@@ -177,7 +167,7 @@ class SimUserBatch(BatchCore):
 
     def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
         env = self.env
-        actions = check_actions(actions, len(rows), env.vocab_size, env.action_kind)
+        actions = self.checked_actions(actions, rows)
         rewards = np.zeros(len(rows), dtype=np.float64)
         terminated = np.zeros(len(rows), dtype=bool)
         truncated = np.zeros(len(rows), dtype=bool)
