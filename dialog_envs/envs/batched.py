@@ -6,6 +6,13 @@ of one (a core with one row); :class:`BatchedVectorEnv` is the batch of N (a cor
 stepped with array operations). So there is one copy of every rule, and the vector env gives
 exactly what N single envs in ``SyncVectorEnv`` give for the same seeds.
 
+What every env shares lives here once: the construction checks (:class:`BatchOfOneEnv`,
+:func:`check_choice`, :func:`check_positive_ints`), the default tokenizer rule
+(:func:`env_tokenizer`), the reset options (``options={"index": i}`` or ``{"index": "seed"}``
+picks an example, :meth:`BatchCore.example_indices`; any other key is rejected by
+:func:`check_reset_options`), the action checks, the render guard and the vector class
+(:func:`vector_env_class`). An env module states only its task's rules.
+
 Vector env behaviour (the same as ``gymnasium.vector.SyncVectorEnv``, so it is a drop-in):
 
 * **Autoreset**: ``AutoresetMode.NEXT_STEP``. The step after an episode ended resets that
