@@ -79,7 +79,7 @@ def evaluate(conversation: Conversation, agent: Any, episodes: int, seed: int) -
 
 
 def benchmark_domain(name: str, data_path: str | None, episodes: int, seed: int) -> dict[str, Any]:
-    schema, goals = load_domain(data_path)
+    schema, goals = load_domain(data_path, "validation")
     conversation = Conversation(SimulatedUser(schema, goals, policy=PolicyConfig(patience=PATIENCE)),
                                 max_turns=MAX_TURNS)
     words = sorted({w for text in simulated_texts(schema, goals, episodes=100, seed=10_000) for w in tokenize(text)})

@@ -51,7 +51,7 @@ def test_typing_the_reference_scores_100(reward):
     env = gym.make(ENV_ID, reward=reward, s_base=1.5).unwrapped
     env.reset(seed=3)
     for index in np.random.default_rng(0).integers(len(env.examples), size=30):
-        env.reset(options={"example_index": int(index)})
+        env.reset(options={"index": int(index)})
         actions = env.text_to_actions(env.example.reference)
         assert actions[-1] == env.eos_token_id
         for step, action in enumerate(actions):
@@ -129,7 +129,7 @@ def test_long_context_keeps_the_most_recent_tokens():
     env = gym.make(ENV_ID, max_context_tokens=8, max_new_tokens=4, render_mode="ansi").unwrapped
     obs, info = env.reset(seed=0)
     assert info["context_truncated"] and info["context_tokens"] == 8
-    full = env.data.context_ids[info["example_index"]]
+    full = env.data.context_ids[info["index"]]
     assert len(full) > 8
     assert obs["input_ids"][-8:].tolist() == full[-8:].tolist()  # the newest tokens, BOS last
     assert obs["attention_mask"].tolist() == [0] * 4 + [1] * 8
@@ -184,8 +184,8 @@ def test_text_view_takes_a_whole_reply():
 
 def test_seeding_same_seed_same_example():
     env = gym.make(ENV_ID).unwrapped
-    first = [env.reset(seed=s)[1]["example_index"] for s in range(20)]
-    again = [env.reset(seed=s)[1]["example_index"] for s in range(20)]
+    first = [env.reset(seed=s)[1]["index"] for s in range(20)]
+    again = [env.reset(seed=s)[1]["index"] for s in range(20)]
     assert first == again and len(set(first)) > 15
 
 
@@ -204,7 +204,7 @@ def test_bad_arguments():
     with pytest.raises(DialogEnvsError, match="reset"):
         env.step(0)
     with pytest.raises(DialogEnvsError, match="out of range"):
-        env.reset(options={"example_index": len(env.examples)})
+        env.reset(options={"index": len(env.examples)})
     env.reset(seed=0)
     with pytest.raises(DialogEnvsError, match="not a token id"):
         env.step(env.vocab_size)
@@ -248,7 +248,7 @@ def test_step_does_not_tokenize():
         env.reset()
         for action in actions:
             env.step(action)
-    env.reset(options={"example_index": 0})
+    env.reset(options={"index": 0})
 
 
 def test_tokenizer_without_sep_or_bos_uses_newline_and_eos(tmp_path):
@@ -289,7 +289,7 @@ def run_random_episodes(episodes: int, seed: int) -> tuple[list, int]:
     for _ in range(episodes):
         obs, info = env.reset()
         assert space.contains(obs)
-        trajectory.append(info["example_index"])
+        trajectory.append(info["index"])
         done = False
         while not done:
             action = env.eos_token_id if rng.random() < 0.2 else int(rng.integers(env.vocab_size))

@@ -29,7 +29,7 @@ def labelled_file(tmp_path: Path) -> Path:
 MODES = {
     "default": {},
     "explain": {"explain": True, "max_rationale_tokens": 5},
-    "cost matrix": {"reward_matrix": [[1, 0, -2], [0, 1, 0], [-2, 0, 1]]},
+    "cost matrix": {"reward": [[1, 0, -2], [0, 1, 0], [-2, 0, 1]]},
     "short": {"max_length": 8},
 }
 
@@ -108,7 +108,7 @@ def test_observation_layout_and_rewards():
 
 def test_reward_matrix_rows_are_truth_columns_predictions():
     matrix = np.arange(9, dtype=float).reshape(3, 3)
-    env = SentimentEnv(reward_matrix=matrix)
+    env = SentimentEnv(reward=matrix)
     for index in range(20):
         _, info = env.reset(options={"index": index})
         truth = env.labels.index(env.examples[index].label)
@@ -151,7 +151,7 @@ def test_explain_mode_rationale_is_left_padded_and_append_only():
 
 
 def test_explain_mode_overflow_ends_without_a_label():
-    env = SentimentEnv(explain=True, max_rationale_tokens=2, reward_matrix=[[1, 0, -2], [0, 1, 0], [-2, 0, 1]])
+    env = SentimentEnv(explain=True, max_rationale_tokens=2, reward=[[1, 0, -2], [0, 1, 0], [-2, 0, 1]])
     env.reset(seed=0)
     token = env.tokenizer.convert_tokens_to_ids("profit")
     assert env.step(token)[2] is False and env.step(token)[2] is False
@@ -203,9 +203,9 @@ def test_labels_from_data_files_folders_and_override(tmp_path, labelled_file):
 
 def test_bad_arguments():
     with pytest.raises(DialogEnvsError, match="3 x 3"):
-        SentimentEnv(reward_matrix=[[1, 0], [0, 1]])
+        SentimentEnv(reward=[[1, 0], [0, 1]])
     with pytest.raises(DialogEnvsError, match="3 x 3"):
-        SentimentEnv(reward_matrix=[[1, 0, float("nan")], [0, 1, 0], [0, 0, 1]])
+        SentimentEnv(reward=[[1, 0, float("nan")], [0, 1, 0], [0, 0, 1]])
     with pytest.raises(DialogEnvsError, match="unknown split"):
         SentimentEnv(split="dev")
     with pytest.raises(DialogEnvsError, match="render_mode"):

@@ -38,7 +38,7 @@ def test_multiwoz_schema_databases_and_goals_load() -> None:
 
 def test_env_runs_on_multiwoz_with_data_path() -> None:
     folder = shared_data("multiwoz21")
-    env = SimUserEnv(data_path=folder, max_reply_tokens=64)
+    env = SimUserEnv(data_path=folder, split="validation", max_reply_tokens=64)
     assert env.goal_pool is not None and len(env.goal_pool) == 999
     agent = ReferenceAgent(env.schema)
     successes = 0
@@ -64,7 +64,7 @@ def test_env_runs_on_multiwoz_with_data_path() -> None:
 
 
 def test_reference_agent_on_multiwoz_goals() -> None:
-    schema, goals = load_domain(shared_data("multiwoz21"))
+    schema, goals = load_domain(shared_data("multiwoz21"), "validation")
     conversation = Conversation(SimulatedUser(schema, goals), max_turns=10)
     agent = ReferenceAgent(schema)
     results = [run_episode(conversation, agent, np.random.default_rng(i)) for i in range(60)]
@@ -177,7 +177,7 @@ def test_bad_goals_name_file_line_and_field(folder: Path, goal: dict, field: str
 
 def test_goal_file_in_a_folder_switches_the_env_to_corpus_goals(folder: Path) -> None:
     write_goals(folder, {"A0": GOOD_GOAL})
-    env = SimUserEnv(data_path=folder, max_turns=3)
+    env = SimUserEnv(data_path=folder, split="validation", max_turns=3)
     _, info = env.reset(seed=0)
     assert "store" in info["user_text"].lower() and "north" in info["user_text"].lower()
     sampled = SimUserEnv(data_path=folder, goals="sample")

@@ -112,7 +112,7 @@ def test_rewards_only_at_the_end_of_agent_turns() -> None:
             ends += 1
             assert info["agent_text"] == "Hello, which order number do you have?"
             assert reward != 0.0
-            assert reward == pytest.approx(info["satisfaction"] - env.scoring.s_base) or terminated or truncated
+            assert reward == pytest.approx(info["satisfaction"] - env.reward.s_base) or terminated or truncated
         else:
             assert reward == 0.0
         if terminated or truncated:
@@ -135,7 +135,7 @@ def test_turn_ends_at_the_token_limit_and_episode_at_the_turn_limit() -> None:
     assert steps == 6 and truncated and not terminated
     assert [i["end_of_turn"] for i in infos] == [False, False, True] * 2
     assert infos[-1]["ended_by"] == "turn_limit" and infos[-1]["success"] is False
-    assert reward <= -env.scoring.failure_penalty
+    assert reward <= -env.reward.failure_penalty
 
 
 def test_long_history_is_truncated_and_says_so() -> None:

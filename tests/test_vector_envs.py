@@ -22,7 +22,7 @@ VECTOR_IDS = [spec.id for spec in ENV_SPECS if spec.vector_entry_point is not No
 CASES = {
     "dialog_envs/NER-v0": [{"reward": "token"}, {"reward": "dense_f1"}, {"reward": "sparse_f1", "mask_invalid_transitions": False}],
     "dialog_envs/DialogueBLEU-v0": [{"reward": "bleu"}, {"reward": {"log_bleu": 1.0, "chrf": 0.5}, "s_base": 1.0, "max_new_tokens": 6}],
-    "dialog_envs/Sentiment-v0": [{}, {"explain": True, "max_rationale_tokens": 3, "reward_matrix": [[1, 0, -2], [0, 1, 0], [-2, 0, 1]]}],
+    "dialog_envs/Sentiment-v0": [{}, {"explain": True, "max_rationale_tokens": 3, "reward": [[1, 0, -2], [0, 1, 0], [-2, 0, 1]]}],
     "dialog_envs/SimUser-v0": [{"max_reply_tokens": 4, "max_turns": 3}, {"max_reply_tokens": 6, "max_length": 48, "database_view": False}],
 }
 
@@ -125,5 +125,5 @@ def test_reset_mask_resets_only_those_envs() -> None:
     single = gym.make("dialog_envs/DialogueBLEU-v0")
     first, single_info = single.reset(seed=3)
     np.testing.assert_array_equal(again["input_ids"][1], first["input_ids"])
-    assert info["_example_index"].tolist() == [False, True, False]
-    assert info["example_index"][1] == single_info["example_index"]
+    assert info["_index"].tolist() == [False, True, False]
+    assert info["index"][1] == single_info["index"]

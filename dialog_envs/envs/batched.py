@@ -6,6 +6,13 @@ of one (a core with one row); :class:`BatchedVectorEnv` is the batch of N (a cor
 stepped with array operations). So there is one copy of every rule, and the vector env gives
 exactly what N single envs in ``SyncVectorEnv`` give for the same seeds.
 
+What every env shares lives here once: the construction checks (:class:`BatchOfOneEnv`,
+:func:`check_choice`, :func:`check_positive_ints`), the default tokenizer rule
+(:func:`env_tokenizer`), the reset options (``options={"index": i}`` or ``{"index": "seed"}``
+picks an example, :meth:`BatchCore.example_indices`; any other key is rejected by
+:func:`check_reset_options`), the action checks, the render guard and the vector class
+(:func:`vector_env_class`). An env module states only its task's rules.
+
 Vector env behaviour (the same as ``gymnasium.vector.SyncVectorEnv``, so it is a drop-in):
 
 * **Autoreset**: ``AutoresetMode.NEXT_STEP``. The step after an episode ended resets that
@@ -27,8 +34,10 @@ Vector env behaviour (the same as ``gymnasium.vector.SyncVectorEnv``, so it is a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from os import PathLike
 from typing import Any
 
 import gymnasium as gym
@@ -36,8 +45,11 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+from transformers import PreTrainedTokenizerBase
 
+from dialog_envs.data.splits import check_split
 from dialog_envs.errors import DialogEnvsError
+from dialog_envs.tokenization import load_tokenizer
 
 
 @dataclass
@@ -61,14 +73,17 @@ class RowInfos:
 class BatchCore(ABC):
     """The state and rules of ``num_rows`` episodes of one environment, as arrays.
 
-    Rows are addressed with an ``int64`` array of row numbers. A subclass implements
+    Rows are addressed with an ``int64`` array of row numbers; settings and data come from the
+    single env ``env`` (a :class:`BatchOfOneEnv`). A subclass implements
     :meth:`start` (begin episodes), :meth:`advance` (apply actions) and :meth:`observations`.
     """
 
     row_methods: dict[str, str] = {}
     """Per-episode methods of the single env (name) served by a batched method of the core (name)."""
 
-    def __init__(self, num_rows: int) -> None:
+    def __init__(self, env: Any, num_rows: int) -> None:
+        self.env = env
+        """The single env whose settings and data the rows share."""
         if num_rows < 1:
             raise DialogEnvsError(f"num_envs={num_rows}; expected at least 1")
         self.num_rows = int(num_rows)
@@ -93,30 +108,97 @@ class BatchCore(ABC):
     def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The observations of ``rows`` (every row when None), as fresh arrays."""
 
+    def checked_actions(self, actions: Any, rows: np.ndarray) -> np.ndarray:
+        """``actions`` as ``int64`` ids of the env's action space, one per row of ``rows``."""
+        return check_actions(actions, len(rows), int(self.env.action_space.n), self.env.action_kind)
+
+    @staticmethod
+    def example_indices(
+        rngs: Sequence[np.random.Generator], seeds: Sequence[int | None], options: dict[str, Any] | None, count: int
+    ) -> np.ndarray:
+        """The example each row starts on: ``options["index"]`` (an index, or ``"seed"`` for the
+        row's reset seed, which lets a vector env walk a split in order), else one drawn uniformly
+        from ``count`` with the row's generator.
+
+        Raises:
+            DialogEnvsError: the index is not an integer in ``0 .. count - 1`` (or ``"seed"``).
+        """
+        chosen = None if options is None else options.get("index")
+        indices = np.empty(len(rngs), dtype=np.int64)
+        for k, (rng, seed) in enumerate(zip(rngs, seeds)):
+            if chosen is None:
+                indices[k] = int(rng.integers(count))
+                continue
+            index = seed if chosen == "seed" else chosen
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise DialogEnvsError(f"options['index']={chosen!r}; expected an example index in 0..{count - 1} or 'seed' (with a reset seed)")
+            if not 0 <= index < count:
+                raise DialogEnvsError(f"options['index']={int(index)} is out of range; expected 0..{count - 1} (the split has {count} examples)")
+            indices[k] = int(index)
+        return indices
+
 
 class BatchOfOneEnv(gym.Env):
     """A single env as the batch of one of its :class:`BatchCore` (``self._core``, one row).
 
     ``reset`` and ``step`` delegate to row 0, so the single env and the native vector env run the
-    same rules. A subclass may override :meth:`_check_action` to reject a bad action with its own
-    message before the core sees it.
+    same rules. Everything the envs share lives here: the ``split`` and ``render_mode`` checks
+    (:meth:`__init__`), the reset options (``options={"index": i}`` picks example ``i``; any
+    other key is an error), the check that an action is one action, and the render guard. A
+    subclass states its task's rules: its ``core_class``, spaces, ``reward`` and
+    :meth:`_render_text`.
     """
 
-    _core: BatchCore
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    core_class: type[BatchCore]
+    """The batched rules, built as ``core_class(env, num_rows)``."""
+    reset_options: frozenset[str] = frozenset({"index"})
+    """The keys ``reset(options=...)`` accepts."""
+    action_kind = "an action id"
+    """What an action is, for error messages (``"a token id"``)."""
+    per_episode_attributes: frozenset[str] = frozenset()
+    """What differs between episodes, so a native vector env cannot serve it as a shared attribute."""
+    reward: Any
+    """The reward rule, resolved from the constructor's ``reward=`` argument."""
+
+    def __init__(self, *, split: str, render_mode: str | None) -> None:
+        check_split(split)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            expected = " or ".join(["None", *map(repr, self.metadata["render_modes"])])
+            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected {expected}")
+        self.split = split
+        self.render_mode = render_mode
+
+    def make_core(self, num_rows: int) -> BatchCore:
+        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
+        return self.core_class(self, num_rows)
+
+    @cached_property
+    def _core(self) -> BatchCore:
+        return self.make_core(1)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        check_reset_options(options, self.reset_options)
         super().reset(seed=seed)
         infos = self._core.start(self._core.all_rows, [self.np_random], [seed], options)
         return self._row_observation(), infos.row(0)
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        self._check_action(action)
+        if np.ndim(action) != 0:
+            raise DialogEnvsError(f"action {action!r} is invalid: not one action; expected {self.action_kind} in {self.action_space}")
         rewards, terminated, truncated, infos = self._core.advance(self._core.all_rows, np.asarray([action]))
         return self._row_observation(), float(rewards[0]), bool(terminated[0]), bool(truncated[0]), infos.row(0)
 
-    def _check_action(self, action: Any) -> None:
-        if np.ndim(action) != 0:
-            raise DialogEnvsError(f"action {action!r} is not one action; expected an integer in {self.action_space}")
+    def render(self) -> str | None:
+        """The state as text (``render_mode="ansi"``); None, with a warning, without a render mode."""
+        if self.render_mode is None:
+            gym.logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
+            return None
+        return self._render_text()
+
+    def _render_text(self) -> str:
+        """The state as text, for ``render_mode="ansi"``."""
+        raise NotImplementedError
 
     def _row_observation(self) -> dict[str, np.ndarray]:
         return {key: value[0] for key, value in self._core.observations().items()}
@@ -166,12 +248,45 @@ def episode_report(env: gym.Env | VectorEnv, final_infos: Sequence[dict[str, Any
     return method(final_infos) if callable(method) else {}
 
 
+def check_reset_options(options: Any, accepted: Iterable[str]) -> None:
+    """Reject ``reset`` options that are not a dict or have a key outside ``accepted``."""
+    if options is None:
+        return
+    names = ", ".join(repr(key) for key in sorted(accepted))
+    if not isinstance(options, dict):
+        raise DialogEnvsError(f"reset options {options!r} are not a dict; expected None or a dict with the keys {names}")
+    for key in options:
+        if key not in accepted:
+            raise DialogEnvsError(f"unknown reset option {key!r}; expected one of {names}")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    """Reject an argument that is not one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise DialogEnvsError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
+
+
+def check_positive_ints(**values: Any) -> None:
+    """Reject any argument that is not an integer >= 1."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
+
+
+def env_tokenizer(
+    tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None, default: Callable[[], PreTrainedTokenizerBase]
+) -> PreTrainedTokenizerBase:
+    """The tokenizer an env runs on: ``default()`` (the env's own, trained on its data) when
+    ``tokenizer`` is None, else the named, local or given tokenizer (:func:`load_tokenizer`)."""
+    return load_tokenizer(default() if tokenizer is None else tokenizer)
+
+
 def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an action id") -> np.ndarray:
     """``actions`` as an ``int64`` array of ``count`` valid action ids.
 
     Raises:
         DialogEnvsError: wrong shape, a non-integer, or an id outside ``0 .. num_actions - 1``
-            (the message says the action "is not ``kind``").
+            (the message says the action "is invalid: not ``kind``").
     """
     array = np.asarray(actions)
     if array.dtype == object and array.shape == (count,):
@@ -179,19 +294,20 @@ def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an ac
             array = array.astype(np.int64)
     if array.shape != (count,) or not np.issubdtype(array.dtype, np.integer):
         shown = actions[0] if count == 1 and array.shape == (1,) else actions
-        raise DialogEnvsError(f"action {shown!r} is not {kind}; expected integers in 0..{num_actions - 1}")
+        raise DialogEnvsError(f"action {shown!r} is invalid: not {kind}; expected integers in 0..{num_actions - 1}")
     bad = (array < 0) | (array >= num_actions)
     if bad.any():
-        raise DialogEnvsError(f"action {array[bad][0]} is not {kind}; expected 0..{num_actions - 1}")
+        raise DialogEnvsError(f"action {array[bad][0]} is invalid: not {kind}; expected 0..{num_actions - 1}")
     return array.astype(np.int64, copy=False)
 
 
 class BatchedVectorEnv(VectorEnv):
     """A natively batched ``VectorEnv`` over a :class:`BatchCore` of ``num_envs`` rows.
 
-    A subclass names its single env in ``env_class``; the vector env builds one with the same
-    arguments (the *template*, which holds the data, tokenizer and spaces shared by every
-    sub-env) and takes the template's ``make_core(num_envs)``.
+    A subclass (made by :func:`vector_env_class`) names its single env in ``env_class``; the
+    vector env builds one with the same arguments (the *template*, which holds the data,
+    tokenizer and spaces shared by every sub-env) and takes the template's ``make_core(num_envs)``.
+    ``reset`` accepts the single env's options plus ``reset_mask``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -225,6 +341,7 @@ class BatchedVectorEnv(VectorEnv):
             seeds = list(seed)
         if len(seeds) != self.num_envs:
             raise ValueError(f"If seeds are passed as a list the length must match num_envs={self.num_envs} but got length={len(seeds)}.")
+        check_reset_options(options, self.template.reset_options | {"reset_mask"})
         options = dict(options) if options is not None else None
         mask = np.ones(self.num_envs, dtype=bool)
         if options is not None and "reset_mask" in options:
@@ -340,3 +457,19 @@ class BatchedVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self.template.close()
+
+
+def vector_env_class(env_class: type[BatchOfOneEnv]) -> type[BatchedVectorEnv]:
+    """The natively batched ``VectorEnv`` of ``env_class`` (the id's ``vector_entry_point``).
+
+    It takes the arguments of ``env_class`` (but ``render_mode``) plus ``num_envs``; autoreset,
+    seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see this module's
+    docstring), and the core's ``row_methods`` (``call("expert_action")``) are served batched.
+    """
+    name = env_class.__name__.removesuffix("Env") + "VectorEnv"
+    batched = ", ".join(f"``{method}``" for method in env_class.core_class.row_methods) or "none"
+    doc = (
+        f"``num_envs`` episodes of :class:`{env_class.__name__}` stepped together with array operations "
+        f"(see :func:`dialog_envs.envs.batched.vector_env_class`); batched per-episode calls: {batched}."
+    )
+    return type(name, (BatchedVectorEnv,), {"env_class": env_class, "__doc__": doc, "__module__": env_class.__module__})

@@ -23,23 +23,146 @@ from os import PathLike
 from typing import Any
 
 import numpy as np
-from gymnasium import logger, spaces
+from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
 from dialog_envs.data.dialogue import Dialogue, Example, find_dialogue_file, make_examples, read_dialogues
 from dialog_envs.data.generated_dialogues import generate_dialogues
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_positive_ints, env_tokenizer, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward, distinct_n
-from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+from dialog_envs.tokenization import train_tokenizer
 
 FALLBACK_SEPARATOR = "\n"
 """Text placed between context turns when the tokenizer has no SEP token (e.g. GPT-2)."""
 
-
 REPORT_SAMPLES = 8
 """How many (reference, reply) pairs :meth:`DialogueBLEUEnv.episode_report` keeps to show."""
+
+
+class DialogueBatch(BatchCore):
+    """The state of N DialogueBLEU episodes as arrays, and the env's rules applied to them.
+
+    One row per episode: the left-padded token window (``input_ids``, ``attention_mask``), the
+    example index, the reply written so far and whether the episode is over. A step shifts the
+    windows of the stepped rows left by one with one array operation; the replies that end on the
+    step are decoded and scored together.
+    """
+
+    row_methods = {"expert_action": "expert_actions"}
+
+    def __init__(self, env: DialogueBLEUEnv, num_rows: int) -> None:
+        super().__init__(env, num_rows)
+        length = self.env.max_context_tokens + self.env.max_new_tokens
+        self.input_ids = np.full((num_rows, length), self.env.pad_token_id, dtype=np.int64)
+        self.attention_mask = np.zeros((num_rows, length), dtype=np.int64)
+        self.index = np.full(num_rows, -1, dtype=np.int64)  # -1: never reset
+        self.context_start = np.zeros(num_rows, dtype=np.int64)
+        self.reply = np.zeros((num_rows, self.env.max_new_tokens), dtype=np.int64)
+        self.reply_len = np.zeros(num_rows, dtype=np.int64)
+        self.done = np.zeros(num_rows, dtype=bool)
+        self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
+        self._reference_ids: dict[int, np.ndarray] = {}
+        self.reward_seconds = 0.0
+        """Wall-clock seconds spent computing rewards (decoding and scoring the replies), for
+        profiling: a vector env's share of a training step is ``envs.core.reward_seconds``."""
+
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
+        infos = RowInfos()
+        indices = self.example_indices(rngs, seeds, options, len(self.env.data.examples))
+        for k, (row, index) in enumerate(zip(rows, indices.tolist())):
+            context = self.env.data.context_ids[index]
+            context_start = max(0, len(context) - self.env.max_context_tokens)
+            visible = context[context_start:]
+            self.input_ids[row].fill(self.env.pad_token_id)
+            self.attention_mask[row].fill(0)
+            self.input_ids[row, -len(visible):] = visible
+            self.attention_mask[row, -len(visible):] = 1
+            self.index[row] = index
+            self.context_start[row] = context_start
+            self.reply_len[row] = 0
+            self.done[row] = False
+            self.final_info[row] = {}
+            infos.sparse[k] = {"index": index, "context_tokens": len(visible), "context_truncated": context_start > 0}
+        return infos
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        if (self.index[rows] < 0).any() or self.done[rows].any():
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        tokens = self.checked_actions(actions, rows)
+        every_row = len(rows) == self.num_rows
+        if every_row:  # the common case: one in-place shift of the whole batch
+            self.input_ids[:, :-1] = self.input_ids[:, 1:]
+            self.attention_mask[:, :-1] = self.attention_mask[:, 1:]
+            self.input_ids[:, -1] = tokens
+            self.attention_mask[:, -1] = 1
+        else:
+            self.input_ids[rows, :-1] = self.input_ids[rows, 1:]
+            self.attention_mask[rows, :-1] = self.attention_mask[rows, 1:]
+            self.input_ids[rows, -1] = tokens
+            self.attention_mask[rows, -1] = 1
+        self.reply[rows, self.reply_len[rows]] = tokens
+        self.reply_len[rows] += 1
+        by_eos = tokens == self.env.eos_token_id
+        terminated = by_eos | (self.reply_len[rows] >= self.env.max_new_tokens)
+        rewards = np.zeros(len(rows), dtype=np.float64)
+        infos = RowInfos()
+        ending = np.flatnonzero(terminated)
+        if len(ending):
+            ended_rows = rows[ending]
+            self.done[ended_rows] = True
+            started = time.perf_counter()
+            responses = self.decode_replies(ended_rows)
+            references = [self.env.data.examples[i].reference for i in self.index[ended_rows]]
+            batch_scores = self.env.reward.batch_scores(responses, references)
+            self.reward_seconds += time.perf_counter() - started
+            for k, row, response, reference, scores in zip(ending, ended_rows, responses, references, batch_scores):
+                score = self.env.reward.score(scores)
+                rewards[k] = score - self.env.reward.s_base
+                ended_by = "eos" if by_eos[k] else "max_new_tokens"
+                info = {
+                    "response": response,
+                    "reference": reference,
+                    **scores,
+                    "score": score,
+                    "reply_tokens": int(self.reply_len[row]) - (ended_by == "eos"),
+                    "ended_by": ended_by,
+                }
+                self.final_info[row] = info
+                infos.sparse[int(k)] = dict(info)
+        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        if rows is None:
+            return {"input_ids": self.input_ids.copy(), "attention_mask": self.attention_mask.copy()}
+        return {"input_ids": self.input_ids[rows], "attention_mask": self.attention_mask[rows]}
+
+    def decode_replies(self, rows: np.ndarray) -> list[str]:
+        """The replies of ``rows`` so far, decoded (EOS and other special tokens dropped)."""
+        replies = [self.reply[row, : self.reply_len[row]].tolist() for row in rows]
+        return self.env.data.tokenizer.batch_decode(replies, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def expert_actions(self) -> np.ndarray:
+        """Per row: the next token of the reference reply, then EOS (EOS once over or before reset).
+        References longer than ``max_new_tokens - 1`` tokens are cut."""
+        actions = np.full(self.num_rows, self.env.eos_token_id, dtype=np.int64)
+        for row in np.flatnonzero((self.index >= 0) & ~self.done):
+            reference = self._reference(int(self.index[row]))
+            position = self.reply_len[row]
+            if position < len(reference):
+                actions[row] = reference[position]
+        return actions
+
+    def _reference(self, index: int) -> np.ndarray:
+        ids = self._reference_ids.get(index)
+        if ids is None:
+            encoded = self.env.data.tokenizer.encode(self.env.data.examples[index].reference, add_special_tokens=False)
+            ids = np.asarray(list(encoded[: self.env.max_new_tokens - 1]) + [self.env.eos_token_id], dtype=np.int64)
+            self._reference_ids[index] = ids
+        return ids
 
 
 class DialogueBLEUEnv(BatchOfOneEnv):
@@ -95,8 +218,9 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
     ## Starting State
 
-    ``reset`` draws an example uniformly with ``self.np_random`` (or takes
-    ``options={"example_index": i}``); the observation holds the context and the BOS token.
+    ``reset`` draws an example uniformly with ``self.np_random``, or takes example ``i`` of
+    ``examples`` with ``options={"index": i}`` (``{"index": "seed"}``: the reset seed's example);
+    any other option key is an error. The observation holds the context and the BOS token.
 
     ## Episode End
 
@@ -121,7 +245,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
     ## Info
 
-    ``reset``: ``example_index``, ``context_tokens``, ``context_truncated``. Last step:
+    ``reset``: ``index``, ``context_tokens``, ``context_truncated``. Last step:
     ``response``, ``reference``, ``bleu``, ``chrf``, ``log_bleu``, ``score`` (the reward before
     ``s_base``), ``reply_tokens``, ``ended_by`` (``"eos"`` or ``"max_new_tokens"``). Other steps: ``{}``.
 
@@ -139,7 +263,8 @@ class DialogueBLEUEnv(BatchOfOneEnv):
     :class:`DialogueBLEUVectorEnv` (same results as ``vectorization_mode="sync"``, much faster).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    core_class = DialogueBatch
+    action_kind = "a token id"
 
     def __init__(
         self,
@@ -156,25 +281,16 @@ class DialogueBLEUEnv(BatchOfOneEnv):
         max_new_tokens: int = 32,
         render_mode: str | None = None,
     ) -> None:
-        check_split(split)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
-        for name, value in (("max_context_tokens", max_context_tokens), ("max_new_tokens", max_new_tokens)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
-        self.render_mode = render_mode
-        self.split = split
+        super().__init__(split=split, render_mode=render_mode)
+        check_positive_ints(max_context_tokens=max_context_tokens, max_new_tokens=max_new_tokens)
         self.data_path = data_path
         self.max_context_tokens = int(max_context_tokens)
         self.max_new_tokens = int(max_new_tokens)
-        self.scorer = TextReward(reward, s_base=s_base, bleu_floor=bleu_floor)
-
-        if tokenizer is None:
-            self.tokenizer = train_tokenizer(
-                _turn_texts(load_split_dialogues(data_path, "train")), kind="bpe", vocab_size=tokenizer_vocab_size
-            )
-        else:
-            self.tokenizer = load_tokenizer(tokenizer)
+        self.reward = TextReward(reward, s_base=s_base, bleu_floor=bleu_floor)
+        self.tokenizer = env_tokenizer(
+            tokenizer,
+            lambda: train_tokenizer(_turn_texts(load_split_dialogues(data_path, "train")), kind="bpe", vocab_size=tokenizer_vocab_size),
+        )
         self.data = encoded_examples(data_path, split, self.tokenizer, context_turns)
         self.vocab_size = len(self.tokenizer)
         self.eos_token_id = self.data.eos_id
@@ -188,22 +304,11 @@ class DialogueBLEUEnv(BatchOfOneEnv):
                 "attention_mask": spaces.Box(0, 1, shape=(length,), dtype=np.int64),
             }
         )
-        self._core = self.make_core(1)
 
     per_episode_attributes = frozenset(
         {"example", "response_text", "expert_action", "text_to_actions", "observation_text", "render", "reset", "step"}
     )
     """What differs between episodes (the native vector env serves ``expert_action`` batched)."""
-
-    def make_core(self, num_rows: int) -> DialogueBatch:
-        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
-        return DialogueBatch(self, num_rows)
-
-    # -- Gymnasium API (reset and step come from BatchOfOneEnv) ------------------------------
-
-    def _check_action(self, action: Any) -> None:
-        if np.ndim(action) != 0:
-            raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
 
     def episode_report(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """``distinct_1`` and ``distinct_2`` over every reply, and the first ``REPORT_SAMPLES``
@@ -218,17 +323,14 @@ class DialogueBLEUEnv(BatchOfOneEnv):
             "samples": [{"reference": info["reference"], "response": info["response"]} for info in final_infos[:REPORT_SAMPLES]],
         }
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
-            return None
+    def _render_text(self) -> str:
         text = self.observation_text()
         if self._core.done[0]:
             info = self._core.final_info[0]
             text += (
                 f"\nreference: {info['reference']}\n"
                 f"bleu={info['bleu']:.2f} chrf={info['chrf']:.2f} log_bleu={info['log_bleu']:.4f} "
-                f"reward={info['score'] - self.scorer.s_base:.4f} ({info['ended_by']})"
+                f"reward={info['score'] - self.reward.s_base:.4f} ({info['ended_by']})"
             )
         return text + "\n"
 
@@ -242,7 +344,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
     @property
     def examples(self) -> tuple[Example, ...]:
-        """Every example of the split, in file order (``options={"example_index": i}`` picks one)."""
+        """Every example of the split, in file order (``options={"index": i}`` picks one)."""
         return self.data.examples
 
     def response_text(self) -> str:
@@ -294,154 +396,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
         return "\n".join(lines)
 
 
-
-class DialogueBatch(BatchCore):
-    """The state of N DialogueBLEU episodes as arrays, and the env's rules applied to them.
-
-    One row per episode: the left-padded token window (``input_ids``, ``attention_mask``), the
-    example index, the reply written so far and whether the episode is over. A step shifts the
-    windows of the stepped rows left by one with one array operation; the replies that end on the
-    step are decoded and scored together.
-    """
-
-    row_methods = {"expert_action": "expert_actions"}
-
-    def __init__(self, env: DialogueBLEUEnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.data = env.data
-        self.tokenizer = env.tokenizer
-        self.scorer = env.scorer
-        self.vocab_size = env.vocab_size
-        self.eos = env.eos_token_id
-        self.pad = env.pad_token_id
-        self.max_context_tokens = env.max_context_tokens
-        self.max_new_tokens = env.max_new_tokens
-        length = self.max_context_tokens + self.max_new_tokens
-        self.input_ids = np.full((num_rows, length), self.pad, dtype=np.int64)
-        self.attention_mask = np.zeros((num_rows, length), dtype=np.int64)
-        self.index = np.full(num_rows, -1, dtype=np.int64)  # -1: never reset
-        self.context_start = np.zeros(num_rows, dtype=np.int64)
-        self.reply = np.zeros((num_rows, self.max_new_tokens), dtype=np.int64)
-        self.reply_len = np.zeros(num_rows, dtype=np.int64)
-        self.done = np.zeros(num_rows, dtype=bool)
-        self.final_info: list[dict[str, Any]] = [{} for _ in range(num_rows)]
-        self._reference_ids: dict[int, np.ndarray] = {}
-        self.reward_seconds = 0.0
-        """Wall-clock seconds spent computing rewards (decoding and scoring the replies), for
-        profiling: a vector env's share of a training step is ``envs.core.reward_seconds``."""
-
-    def start(
-        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
-    ) -> RowInfos:
-        count = len(self.data.examples)
-        infos = RowInfos()
-        for k, (row, rng) in enumerate(zip(rows, rngs)):
-            if options and "example_index" in options:
-                index = int(options["example_index"])
-                if not 0 <= index < count:
-                    raise DialogEnvsError(f"example_index {index} is out of range; expected 0..{count - 1}")
-            else:
-                index = int(rng.integers(count))
-            context = self.data.context_ids[index]
-            context_start = max(0, len(context) - self.max_context_tokens)
-            visible = context[context_start:]
-            self.input_ids[row].fill(self.pad)
-            self.attention_mask[row].fill(0)
-            self.input_ids[row, -len(visible):] = visible
-            self.attention_mask[row, -len(visible):] = 1
-            self.index[row] = index
-            self.context_start[row] = context_start
-            self.reply_len[row] = 0
-            self.done[row] = False
-            self.final_info[row] = {}
-            infos.sparse[k] = {"example_index": index, "context_tokens": len(visible), "context_truncated": context_start > 0}
-        return infos
-
-    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
-        if (self.index[rows] < 0).any() or self.done[rows].any():
-            raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        tokens = check_actions(actions, len(rows), self.vocab_size, "a token id")
-        every_row = len(rows) == self.num_rows
-        if every_row:  # the common case: one in-place shift of the whole batch
-            self.input_ids[:, :-1] = self.input_ids[:, 1:]
-            self.attention_mask[:, :-1] = self.attention_mask[:, 1:]
-            self.input_ids[:, -1] = tokens
-            self.attention_mask[:, -1] = 1
-        else:
-            self.input_ids[rows, :-1] = self.input_ids[rows, 1:]
-            self.attention_mask[rows, :-1] = self.attention_mask[rows, 1:]
-            self.input_ids[rows, -1] = tokens
-            self.attention_mask[rows, -1] = 1
-        self.reply[rows, self.reply_len[rows]] = tokens
-        self.reply_len[rows] += 1
-        by_eos = tokens == self.eos
-        terminated = by_eos | (self.reply_len[rows] >= self.max_new_tokens)
-        rewards = np.zeros(len(rows), dtype=np.float64)
-        infos = RowInfos()
-        ending = np.flatnonzero(terminated)
-        if len(ending):
-            ended_rows = rows[ending]
-            self.done[ended_rows] = True
-            started = time.perf_counter()
-            responses = self.decode_replies(ended_rows)
-            references = [self.data.examples[i].reference for i in self.index[ended_rows]]
-            batch_scores = self.scorer.batch_scores(responses, references)
-            self.reward_seconds += time.perf_counter() - started
-            for k, row, response, reference, scores in zip(ending, ended_rows, responses, references, batch_scores):
-                score = self.scorer.score(scores)
-                rewards[k] = score - self.scorer.s_base
-                ended_by = "eos" if by_eos[k] else "max_new_tokens"
-                info = {
-                    "response": response,
-                    "reference": reference,
-                    **scores,
-                    "score": score,
-                    "reply_tokens": int(self.reply_len[row]) - (ended_by == "eos"),
-                    "ended_by": ended_by,
-                }
-                self.final_info[row] = info
-                infos.sparse[int(k)] = dict(info)
-        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
-
-    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        if rows is None:
-            return {"input_ids": self.input_ids.copy(), "attention_mask": self.attention_mask.copy()}
-        return {"input_ids": self.input_ids[rows], "attention_mask": self.attention_mask[rows]}
-
-    def decode_replies(self, rows: np.ndarray) -> list[str]:
-        """The replies of ``rows`` so far, decoded (EOS and other special tokens dropped)."""
-        replies = [self.reply[row, : self.reply_len[row]].tolist() for row in rows]
-        return self.tokenizer.batch_decode(replies, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-
-    def expert_actions(self) -> np.ndarray:
-        """Per row: the next token of the reference reply, then EOS (EOS once over or before reset).
-        References longer than ``max_new_tokens - 1`` tokens are cut."""
-        actions = np.full(self.num_rows, self.eos, dtype=np.int64)
-        for row in np.flatnonzero((self.index >= 0) & ~self.done):
-            reference = self._reference(int(self.index[row]))
-            position = self.reply_len[row]
-            if position < len(reference):
-                actions[row] = reference[position]
-        return actions
-
-    def _reference(self, index: int) -> np.ndarray:
-        ids = self._reference_ids.get(index)
-        if ids is None:
-            encoded = self.tokenizer.encode(self.data.examples[index].reference, add_special_tokens=False)
-            ids = np.asarray(list(encoded[: self.max_new_tokens - 1]) + [self.eos], dtype=np.int64)
-            self._reference_ids[index] = ids
-        return ids
-
-
-class DialogueBLEUVectorEnv(BatchedVectorEnv):
-    """``num_envs`` DialogueBLEU-v0 episodes stepped together with array operations.
-
-    Takes the arguments of :class:`DialogueBLEUEnv` (but ``render_mode``) plus ``num_envs``.
-    Autoreset, seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
-    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
-    """
-
-    env_class = DialogueBLEUEnv
+DialogueBLEUVectorEnv = vector_env_class(DialogueBLEUEnv)
 
 
 # -- data loading and the shared, pre-encoded examples -------------------------------------

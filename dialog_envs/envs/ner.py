@@ -22,10 +22,10 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
 from dialog_envs.data.splits import check_split
-from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions, mean_float_metrics
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.ner import PrefixEntityF1, entity_scores, sentence_entity_f1, token_report
-from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+from dialog_envs.tokenization import train_tokenizer
 
 NERReward = Literal["token", "dense_f1", "sparse_f1"]
 REWARDS: tuple[str, ...] = ("token", "dense_f1", "sparse_f1")
@@ -150,6 +150,100 @@ def transition_mask(tags: tuple[str, ...]) -> np.ndarray:
     return mask
 
 
+class NERBatch(BatchCore):
+    """The state of N NER episodes as arrays, and the env's rules applied to them.
+
+    One row per episode: the sentence index, the word to tag, the tags given so far (the
+    ``previous_tags`` observation itself) and the entity-F1 tracker of the prefix.
+    """
+
+    row_methods = {"expert_action": "expert_actions", "action_masks": "action_masks"}
+
+    def __init__(self, env: NEREnv, num_rows: int) -> None:
+        super().__init__(env, num_rows)
+        self.token_ids, self.first_token, self.gold, lengths = env.corpus.padded
+        self.num_tokens, self.num_words = lengths
+        self.index = np.zeros(num_rows, dtype=np.int64)
+        self.word = np.zeros(num_rows, dtype=np.int64)
+        self.predicted = np.full((num_rows, self.env.max_length), self.env.num_tags, dtype=np.int64)
+        self.f1_so_far = np.zeros(num_rows, dtype=np.float64)
+        self.f1 = PrefixEntityF1(self.env.tags, num_rows) if self.env.reward != "token" else None
+        self._positions = np.arange(self.env.max_length)
+
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
+        indices = self.example_indices(rngs, seeds, options, len(self.env.corpus.sentences))
+        self.index[rows] = indices
+        self.word[rows] = 0
+        self.predicted[rows] = self.env.num_tags
+        self.f1_so_far[rows] = 0.0
+        if self.f1 is not None:
+            self.f1.reset(rows)
+        return RowInfos(dense={"index": indices, "action_mask": self.action_masks(rows).astype(np.int8)})
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        actions = self.checked_actions(actions, rows)
+        index, word = self.index[rows], self.word[rows]
+        if (word >= self.num_words[index]).any():
+            raise DialogEnvsError("the episode is over; call reset() first")
+        gold = self.gold[index, word]
+        self.predicted[rows, word] = actions
+        self.word[rows] = word = word + 1
+        terminated = word == self.num_words[index]
+        if self.env.reward == "token":
+            rewards = (actions == gold).astype(np.float64)
+        else:
+            f1 = self.f1.push(rows, gold, actions)
+            if self.env.reward == "sparse_f1":
+                rewards = np.where(terminated, f1, 0.0)
+            else:
+                rewards = f1 - self.f1_so_far[rows]
+                self.f1_so_far[rows] = f1
+        infos = RowInfos(dense={"action_mask": self.action_masks(rows).astype(np.int8)})
+        for k in np.flatnonzero(terminated):
+            row, sentence = rows[k], self.env.corpus.sentences[index[k]]
+            predicted = self.predicted[row, : word[k]]
+            names = [self.env.tags[tag] for tag in predicted]
+            entity_f1 = float(f1[k]) if self.env.reward != "token" else sentence_entity_f1(sentence.tags, names)
+            infos.sparse[int(k)] = dict(
+                entity_f1=entity_f1,
+                token_accuracy=float(np.mean(predicted == self.gold[index[k], : word[k]])),
+                words=list(sentence.words),
+                gold_tags=list(sentence.tags),
+                predicted_tags=names,
+            )
+        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = self.all_rows if rows is None else rows
+        index = self.index[rows]
+        word = np.minimum(self.word[rows], self.num_words[index] - 1)
+        width = min(self.token_ids.shape[1], self.env.max_length)
+        input_ids = np.zeros((len(rows), self.env.max_length), dtype=np.int64)
+        input_ids[:, :width] = self.token_ids[index, :width]
+        return {
+            "input_ids": input_ids,
+            "attention_mask": (self._positions < self.num_tokens[index][:, None]).astype(np.int64),
+            "word_index": word[:, None].copy(),
+            "token_index": self.first_token[index, word][:, None],
+            "previous_tags": self.predicted[rows].copy(),
+        }
+
+    def action_masks(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Which tags are valid for each row's current word (bool, one row per episode)."""
+        rows = self.all_rows if rows is None else rows
+        word = self.word[rows]
+        previous = np.where(word > 0, self.predicted[rows, np.maximum(word - 1, 0)], self.env.num_tags)
+        return self.env._transitions[previous].astype(bool)
+
+    def expert_actions(self) -> np.ndarray:
+        """The gold tag of each row's word to tag now (0 once the episode is over)."""
+        word, index = self.word, self.index
+        over = word >= self.num_words[index]
+        return np.where(over, 0, self.gold[index, np.minimum(word, self.gold.shape[1] - 1)])
+
+
 class NEREnv(BatchOfOneEnv):
     """Tag a sentence word by word with BIO named-entity tags.
 
@@ -190,6 +284,7 @@ class NEREnv(BatchOfOneEnv):
     A sentence drawn uniformly from the split with ``self.np_random``, or the one given by
     ``reset(options={"index": i})``; ``reset(seed=i, options={"index": "seed"})`` takes sentence
     ``i`` too, which lets a vector env walk a split in order (each sub-env gets its own seed).
+    Any other option key is an error.
 
     ## Episode End
     Terminated after the last word is tagged. Never truncated.
@@ -209,7 +304,8 @@ class NEREnv(BatchOfOneEnv):
     - ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Info
-    Every step: ``action_mask`` (``int8`` of shape ``(num_tags,)``, also from :meth:`action_masks`).
+    Reset: ``index`` (the sentence's position in the split). Reset and every step: ``action_mask``
+    (``int8`` of shape ``(num_tags,)``, also from :meth:`action_masks`).
     Last step also: ``entity_f1``, ``token_accuracy``, ``words``, ``gold_tags``, ``predicted_tags``.
 
     ## Example
@@ -227,7 +323,8 @@ class NEREnv(BatchOfOneEnv):
     :class:`NERVectorEnv` (same results as ``vectorization_mode="sync"``).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    core_class = NERBatch
+    action_kind = "a tag index"
 
     def __init__(
         self,
@@ -240,23 +337,19 @@ class NEREnv(BatchOfOneEnv):
         scheme: TagScheme = "auto",
         render_mode: str | None = None,
     ) -> None:
-        if reward not in REWARDS:
-            raise DialogEnvsError(f"unknown reward {reward!r}; expected one of {', '.join(REWARDS)}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
+        check_choice("reward", reward, REWARDS)
+        super().__init__(split=split, render_mode=render_mode)
         path = None if data_path is None else str(data_path)
+        self.tokenizer = env_tokenizer(tokenizer, lambda: default_ner_tokenizer(path, scheme))
         if tokenizer is None:
-            self.tokenizer = default_ner_tokenizer(path, scheme)
             self.corpus = _default_corpus(path, split, scheme, max_length)
         else:
-            self.tokenizer = load_tokenizer(tokenizer)
             tags = tuple(tag_set(list(training_sentences(path, split, scheme))))
             self.corpus = encode_corpus(load_sentences(path, split, scheme), tags, self.tokenizer, max_length)
-        self.reward_mode = reward
-        self.render_mode = render_mode
+        self.reward: NERReward = reward
         self.max_length = max_length
         self.tags = self.corpus.tags
-        num_tags = len(self.tags)
+        self.num_tags = num_tags = len(self.tags)
         self._transitions = (
             transition_mask(self.tags) if mask_invalid_transitions else np.ones((num_tags + 1, num_tags), dtype=np.int8)
         )
@@ -271,17 +364,12 @@ class NEREnv(BatchOfOneEnv):
                 "previous_tags": spaces.Box(0, num_tags, shape=(max_length,), dtype=np.int64),
             }
         )
-        self._core = self.make_core(1)
 
     per_episode_attributes = frozenset(
         {"sentence", "action_masks", "expert_action", "text_to_actions", "observation_text", "render", "reset", "step"}
     )
     """What differs between episodes (the native vector env serves ``expert_action`` and
     ``action_masks`` batched)."""
-
-    def make_core(self, num_rows: int) -> NERBatch:
-        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
-        return NERBatch(self, num_rows)
 
     @property
     def _index(self) -> int:
@@ -294,12 +382,6 @@ class NEREnv(BatchOfOneEnv):
     @property
     def _predicted(self) -> list[int]:
         return self._core.predicted[0, : self._word].tolist()
-
-    # -- Gymnasium API -------------------------------------------------------------------------
-
-    def _check_action(self, action: Any) -> None:
-        if np.ndim(action) != 0:
-            raise DialogEnvsError(f"action {action!r} is not a tag index in [0, {self.action_space.n})")
 
     def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
         """The mean of each episode's float metrics, plus ``entity_f1_corpus`` (entity F1 over
@@ -321,9 +403,7 @@ class NEREnv(BatchOfOneEnv):
         predicted = [list(info["predicted_tags"]) for info in final_infos]
         return {"token_report": token_report(gold, predicted), "entity_scores": entity_scores(gold, predicted)}
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
+    def _render_text(self) -> str:
         sentence = self.corpus.sentences[self._index]
         width = max(len(word) for word in sentence.words)
         lines = [f"{'word':<{width}}  {'gold':<8}  predicted"]
@@ -382,124 +462,4 @@ class NEREnv(BatchOfOneEnv):
         return self.corpus.sentences[self._index]
 
 
-class NERBatch(BatchCore):
-    """The state of N NER episodes as arrays, and the env's rules applied to them.
-
-    One row per episode: the sentence index, the word to tag, the tags given so far (the
-    ``previous_tags`` observation itself) and the entity-F1 tracker of the prefix.
-    """
-
-    row_methods = {"expert_action": "expert_actions", "action_masks": "action_masks"}
-
-    def __init__(self, env: NEREnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.corpus = env.corpus
-        self.tags = env.tags
-        self.reward_mode = env.reward_mode
-        self.max_length = env.max_length
-        self.transitions = env._transitions
-        self.num_tags = len(env.tags)
-        self.token_ids, self.first_token, self.gold, lengths = env.corpus.padded
-        self.num_tokens, self.num_words = lengths
-        self.index = np.zeros(num_rows, dtype=np.int64)
-        self.word = np.zeros(num_rows, dtype=np.int64)
-        self.predicted = np.full((num_rows, self.max_length), self.num_tags, dtype=np.int64)
-        self.f1_so_far = np.zeros(num_rows, dtype=np.float64)
-        self.f1 = PrefixEntityF1(self.tags, num_rows) if self.reward_mode != "token" else None
-        self._positions = np.arange(self.max_length)
-
-    def start(
-        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
-    ) -> RowInfos:
-        n = len(self.corpus.sentences)
-        indices = np.empty(len(rows), dtype=np.int64)
-        for k, (rng, seed) in enumerate(zip(rngs, seeds)):
-            if options and "index" in options:
-                index = seed if options["index"] == "seed" else options["index"]
-                if not isinstance(index, (int, np.integer)):
-                    raise DialogEnvsError(f"options['index']={options['index']!r}; expected a sentence index or 'seed'")
-                index = int(index)
-                if not 0 <= index < n:
-                    raise DialogEnvsError(f"options['index']={index} is out of range; the split has {n} sentences")
-                indices[k] = index
-            else:
-                indices[k] = int(rng.integers(n))
-        self.index[rows] = indices
-        self.word[rows] = 0
-        self.predicted[rows] = self.num_tags
-        self.f1_so_far[rows] = 0.0
-        if self.f1 is not None:
-            self.f1.reset(rows)
-        return RowInfos(dense={"action_mask": self.action_masks(rows).astype(np.int8)})
-
-    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
-        actions = check_actions(actions, len(rows), self.num_tags, "a tag index")
-        index, word = self.index[rows], self.word[rows]
-        if (word >= self.num_words[index]).any():
-            raise DialogEnvsError("the episode is over; call reset() first")
-        gold = self.gold[index, word]
-        self.predicted[rows, word] = actions
-        self.word[rows] = word = word + 1
-        terminated = word == self.num_words[index]
-        if self.reward_mode == "token":
-            rewards = (actions == gold).astype(np.float64)
-        else:
-            f1 = self.f1.push(rows, gold, actions)
-            if self.reward_mode == "sparse_f1":
-                rewards = np.where(terminated, f1, 0.0)
-            else:
-                rewards = f1 - self.f1_so_far[rows]
-                self.f1_so_far[rows] = f1
-        infos = RowInfos(dense={"action_mask": self.action_masks(rows).astype(np.int8)})
-        for k in np.flatnonzero(terminated):
-            row, sentence = rows[k], self.corpus.sentences[index[k]]
-            predicted = self.predicted[row, : word[k]]
-            names = [self.tags[tag] for tag in predicted]
-            entity_f1 = float(f1[k]) if self.reward_mode != "token" else sentence_entity_f1(sentence.tags, names)
-            infos.sparse[int(k)] = dict(
-                entity_f1=entity_f1,
-                token_accuracy=float(np.mean(predicted == self.gold[index[k], : word[k]])),
-                words=list(sentence.words),
-                gold_tags=list(sentence.tags),
-                predicted_tags=names,
-            )
-        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
-
-    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        rows = self.all_rows if rows is None else rows
-        index = self.index[rows]
-        word = np.minimum(self.word[rows], self.num_words[index] - 1)
-        width = min(self.token_ids.shape[1], self.max_length)
-        input_ids = np.zeros((len(rows), self.max_length), dtype=np.int64)
-        input_ids[:, :width] = self.token_ids[index, :width]
-        return {
-            "input_ids": input_ids,
-            "attention_mask": (self._positions < self.num_tokens[index][:, None]).astype(np.int64),
-            "word_index": word[:, None].copy(),
-            "token_index": self.first_token[index, word][:, None],
-            "previous_tags": self.predicted[rows].copy(),
-        }
-
-    def action_masks(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """Which tags are valid for each row's current word (bool, one row per episode)."""
-        rows = self.all_rows if rows is None else rows
-        word = self.word[rows]
-        previous = np.where(word > 0, self.predicted[rows, np.maximum(word - 1, 0)], self.num_tags)
-        return self.transitions[previous].astype(bool)
-
-    def expert_actions(self) -> np.ndarray:
-        """The gold tag of each row's word to tag now (0 once the episode is over)."""
-        word, index = self.word, self.index
-        over = word >= self.num_words[index]
-        return np.where(over, 0, self.gold[index, np.minimum(word, self.gold.shape[1] - 1)])
-
-
-class NERVectorEnv(BatchedVectorEnv):
-    """``num_envs`` NER-v0 episodes stepped together with array operations.
-
-    Takes the arguments of :class:`NEREnv` (but ``render_mode``) plus ``num_envs``. Autoreset,
-    seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
-    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` and ``call("action_masks")`` are batched.
-    """
-
-    env_class = NEREnv
+NERVectorEnv = vector_env_class(NEREnv)

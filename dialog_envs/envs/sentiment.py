@@ -12,7 +12,6 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
@@ -27,13 +26,108 @@ from dialog_envs.data.labelled import (
     read_labelled,
     read_labelled_split,
 )
-from dialog_envs.data.splits import SPLITS, check_split, find_split_file
-from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions, mean_float_metrics
+from dialog_envs.data.splits import SPLITS, find_split_file
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.classification import macro_f1
-from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+from dialog_envs.tokenization import train_tokenizer
 
 Observation = dict[str, np.ndarray]
+RewardMatrix = Sequence[Sequence[float]] | np.ndarray
+
+
+class SentimentBatch(BatchCore):
+    """The state of N Sentiment episodes as arrays, and the env's rules applied to them.
+
+    One row per episode: the example index, the rationale so far (left-padded, as observed), the
+    predicted label (-1 while none) and whether the episode is over.
+    """
+
+    row_methods = {"expert_action": "expert_actions"}
+
+    def __init__(self, env: SentimentEnv, num_rows: int) -> None:
+        super().__init__(env, num_rows)
+        self.offset = env.vocab_size if env.explain else 0
+        self.true = np.asarray([env._label_index[example.label] for example in env.examples], dtype=np.int64)
+        self.length = env.max_rationale_tokens
+        self.index = np.full(num_rows, -1, dtype=np.int64)
+        self.rationale = np.full((num_rows, self.length), env.pad_id, dtype=np.int64)
+        self.rationale_len = np.zeros(num_rows, dtype=np.int64)
+        self.predicted = np.full(num_rows, -1, dtype=np.int64)
+        self.done = np.zeros(num_rows, dtype=bool)
+
+    def start(
+        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
+    ) -> RowInfos:
+        infos = RowInfos()
+        indices = self.example_indices(rngs, seeds, options, len(self.env.examples))
+        self.index[rows] = indices
+        for k, index in enumerate(indices.tolist()):
+            infos.sparse[k] = {"index": index}
+        self.rationale[rows] = self.env.pad_id
+        self.rationale_len[rows] = 0
+        self.predicted[rows] = -1
+        self.done[rows] = False
+        return infos
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        if (self.index[rows] < 0).any() or self.done[rows].any():
+            raise DialogEnvsError("the episode is over (or never started); call reset() first")
+        actions = self.checked_actions(actions, rows)
+        true = self.true[self.index[rows]]
+        answers = actions >= self.offset
+        room = self.rationale_len[rows] < self.length
+        writes = ~answers & room
+        rewards = np.zeros(len(rows), dtype=np.float64)
+        predicted = np.where(answers, actions - self.offset, -1)
+        rewards[answers] = self.env.reward[true[answers], predicted[answers]]
+        rewards[~answers & ~room] = self.env.reward.min()
+        write_rows = rows[writes]
+        if len(write_rows):  # shift the left-padded rationale and append the token
+            self.rationale[write_rows, :-1] = self.rationale[write_rows, 1:]
+            self.rationale[write_rows, -1] = actions[writes]
+            self.rationale_len[write_rows] += 1
+        terminated = ~writes
+        self.predicted[rows] = predicted
+        self.done[rows] = terminated
+        infos = RowInfos()
+        for k, row in enumerate(rows):
+            infos.sparse[k] = {"index": int(self.index[row])}
+            if terminated[k]:
+                infos.sparse[k].update(self._final_info(int(row), int(true[k])))
+        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = self.all_rows if rows is None else rows
+        index = np.maximum(self.index[rows], 0)
+        observation = {"input_ids": self.env._input_ids[index], "attention_mask": self.env._attention_mask[index]}
+        if self.env.explain:
+            observation["rationale_ids"] = self.rationale[rows].copy()
+            observation["rationale_mask"] = (np.arange(self.length) >= self.length - self.rationale_len[rows][:, None]).astype(np.int64)
+        return observation
+
+    def rationale_tokens(self, row: int) -> list[int]:
+        """The rationale of ``row`` so far, oldest token first."""
+        return self.rationale[row, self.length - self.rationale_len[row] :].tolist()
+
+    def expert_actions(self) -> np.ndarray:
+        """The action answering each row's gold label at once (0 before the first reset)."""
+        started = self.index >= 0
+        return np.where(started, self.true[np.maximum(self.index, 0)] + self.offset, 0)
+
+    def _final_info(self, row: int, true: int) -> dict[str, Any]:
+        predicted = int(self.predicted[row])
+        labels = self.env.labels
+        info: dict[str, Any] = {
+            "label": labels[true],
+            "label_index": true,
+            "predicted_label": labels[predicted] if predicted >= 0 else "",
+            "predicted_index": predicted,
+            "correct": predicted == true,
+        }
+        if self.env.explain:
+            info["rationale"] = self.env._decode(self.rationale_tokens(row))
+        return info
 
 
 class SentimentEnv(BatchOfOneEnv):
@@ -73,8 +167,8 @@ class SentimentEnv(BatchOfOneEnv):
 
     ## Rewards
 
-    On the label action: ``reward_matrix[true, predicted]``; the default matrix is the identity,
-    i.e. +1 for the correct label and 0 otherwise. Rows are true labels, columns predicted labels,
+    On the label action: ``matrix[true, predicted]``, where ``reward=`` gives the matrix;
+    ``reward="accuracy"`` (default) is the identity, i.e. +1 for the correct label and 0 otherwise. Rows are true labels, columns predicted labels,
     both in the order of ``labels``; a cost-sensitive matrix such as ``[[1, 0, -2], [0, 1, 0],
     [-2, 0, 1]]`` punishes mistaking negative news for positive. Rationale tokens get reward 0
     (the rationale is not scored by the env). A rationale that runs past ``max_rationale_tokens``
@@ -83,7 +177,8 @@ class SentimentEnv(BatchOfOneEnv):
     ## Starting State
 
     ``reset`` draws one example of the split uniformly with ``self.np_random``, or takes example
-    ``options["index"]`` (to walk a split in order, e.g. for evaluation). The rationale is empty.
+    ``options["index"]`` (to walk a split in order, e.g. for evaluation; ``"seed"``: the reset
+    seed's example); any other option key is an error. The rationale is empty.
 
     ## Episode End
 
@@ -102,7 +197,7 @@ class SentimentEnv(BatchOfOneEnv):
       around each text), a Hugging Face name or path, or a tokenizer object.
     * ``max_length``: length of ``input_ids`` (default 64; longer texts are truncated).
     * ``labels``: the label names in action order (default: the data's labels, sorted).
-    * ``reward_matrix``: ``num_labels x num_labels`` rewards (default identity).
+    * ``reward``: ``"accuracy"`` (the identity matrix) or ``num_labels x num_labels`` rewards.
     * ``explain``, ``max_rationale_tokens`` (default 16): explain mode.
     * ``data_format``, ``text_field``, ``label_field``, ``encoding``: passed to the reader
       (:func:`dialog_envs.data.labelled.read_labelled`).
@@ -134,7 +229,7 @@ class SentimentEnv(BatchOfOneEnv):
     :class:`SentimentVectorEnv` (same results as ``vectorization_mode="sync"``).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    core_class = SentimentBatch
 
     def __init__(
         self,
@@ -144,7 +239,7 @@ class SentimentEnv(BatchOfOneEnv):
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
         max_length: int = 64,
         labels: Sequence[str] | None = None,
-        reward_matrix: Sequence[Sequence[float]] | np.ndarray | None = None,
+        reward: str | RewardMatrix = "accuracy",
         explain: bool = False,
         max_rationale_tokens: int = 16,
         data_format: LabelledFormat = "auto",
@@ -154,15 +249,11 @@ class SentimentEnv(BatchOfOneEnv):
         split_seed: int = DEFAULT_SPLIT_SEED,
         render_mode: str | None = None,
     ) -> None:
-        check_split(split)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
+        super().__init__(split=split, render_mode=render_mode)
         if max_length < 2:
             raise DialogEnvsError(f"max_length={max_length} is too small; expected at least 2")
         if explain and max_rationale_tokens < 1:
             raise DialogEnvsError(f"max_rationale_tokens={max_rationale_tokens}; expected at least 1")
-        self.render_mode = render_mode
-        self.split = split
         self.max_length = int(max_length)
         self.explain = bool(explain)
         self.max_rationale_tokens = int(max_rationale_tokens)
@@ -179,12 +270,8 @@ class SentimentEnv(BatchOfOneEnv):
         if unknown:
             raise DialogEnvsError(f"the data has labels {unknown!r} that are not in labels={list(self.labels)!r}")
         self.num_labels = len(self.labels)
-        self.reward_matrix = self._check_reward_matrix(reward_matrix)
-
-        if tokenizer is None:
-            train = self.examples if split == "train" else self._load_split("train")
-            tokenizer = train_tokenizer([example.text for example in train], kind="word", wrap_with_cls_sep=True)
-        self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(tokenizer)
+        self.reward: np.ndarray = self._reward_matrix(reward)
+        self.tokenizer: PreTrainedTokenizerBase = env_tokenizer(tokenizer, self._default_tokenizer)
         self.vocab_size = len(self.tokenizer)
         self.pad_id = int(self.tokenizer.pad_token_id) if self.tokenizer.pad_token_id is not None else 0
         self._hidden_ids = {
@@ -208,18 +295,14 @@ class SentimentEnv(BatchOfOneEnv):
             fields["rationale_ids"] = spaces.Box(0, self.vocab_size - 1, shape=(length,), dtype=np.int64)
             fields["rationale_mask"] = spaces.Box(0, 1, shape=(length,), dtype=np.int64)
             self.action_space = spaces.Discrete(self.vocab_size + self.num_labels)
+            self.action_kind = "a token id or label action"
         else:
+            self.action_kind = "a label index"
             self.action_space = spaces.Discrete(self.num_labels)
         self.observation_space = spaces.Dict(fields)
 
-        self._core = self.make_core(1)
-
     per_episode_attributes = frozenset({"expert_action", "text_to_actions", "observation_text", "render", "reset", "step"})
     """What differs between episodes (the native vector env serves ``expert_action`` batched)."""
-
-    def make_core(self, num_rows: int) -> SentimentBatch:
-        """The batched state and rules of ``num_rows`` episodes with this env's settings."""
-        return SentimentBatch(self, num_rows)
 
     @property
     def _index(self) -> int | None:
@@ -239,14 +322,6 @@ class SentimentEnv(BatchOfOneEnv):
     def _done(self) -> bool:
         return bool(self._core.done[0])
 
-    # ----------------------------------------------------------------------------- gymnasium API
-
-    def _check_action(self, action: Any) -> None:
-        if self._index is None or self._done:
-            raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        if np.ndim(action) != 0 or not np.issubdtype(np.asarray(action).dtype, np.integer):
-            raise DialogEnvsError(f"action {action!r} is invalid; expected an integer in {self.action_space}")
-
     def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
         """The mean of each episode's float metrics, plus ``macro_f1`` over every episode's label
         (an unparsed answer counts as wrong for every class)."""
@@ -257,11 +332,7 @@ class SentimentEnv(BatchOfOneEnv):
             metrics["macro_f1"] = macro_f1(truth, predicted)
         return metrics
 
-    def render(self) -> str | None:
-        """The state as text (``render_mode="ansi"``), with the true label once the episode is over."""
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; create the env with render_mode='ansi'")
-            return None
+    def _render_text(self) -> str:
         return self.observation_text()
 
     # ----------------------------------------------------------------------------- people and text agents
@@ -352,16 +423,22 @@ class SentimentEnv(BatchOfOneEnv):
             return False
         return True
 
-    def _check_reward_matrix(self, reward_matrix: Sequence[Sequence[float]] | np.ndarray | None) -> np.ndarray:
-        if reward_matrix is None:
+    def _default_tokenizer(self) -> PreTrainedTokenizerBase:
+        """A word tokenizer trained on the train split, ``[CLS] ... [SEP]`` around each text."""
+        train = self.examples if self.split == "train" else self._load_split("train")
+        return train_tokenizer([example.text for example in train], kind="word", wrap_with_cls_sep=True)
+
+    def _reward_matrix(self, reward: str | RewardMatrix) -> np.ndarray:
+        if isinstance(reward, str):
+            check_choice("reward", reward, ("accuracy",))
             return np.eye(self.num_labels)
         try:
-            matrix = np.asarray(reward_matrix, dtype=float)
+            matrix = np.asarray(reward, dtype=float)
         except (TypeError, ValueError):
             matrix = np.empty(0)
         if matrix.shape != (self.num_labels, self.num_labels) or not np.isfinite(matrix).all():
             raise DialogEnvsError(
-                f"reward_matrix must be a {self.num_labels} x {self.num_labels} matrix of finite numbers "
+                f"reward must be 'accuracy' or a {self.num_labels} x {self.num_labels} matrix of finite numbers "
                 f"(rows: true label, columns: predicted label, in the order {list(self.labels)!r})"
             )
         return matrix
@@ -395,117 +472,4 @@ class SentimentEnv(BatchOfOneEnv):
         return self.tokenizer.decode(shown, skip_special_tokens=False).strip()
 
 
-class SentimentBatch(BatchCore):
-    """The state of N Sentiment episodes as arrays, and the env's rules applied to them.
-
-    One row per episode: the example index, the rationale so far (left-padded, as observed), the
-    predicted label (-1 while none) and whether the episode is over.
-    """
-
-    row_methods = {"expert_action": "expert_actions"}
-
-    def __init__(self, env: SentimentEnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.env = env
-        self.explain = env.explain
-        self.offset = env.vocab_size if env.explain else 0
-        self.num_actions = int(env.action_space.n)
-        self.reward_matrix = env.reward_matrix
-        self.true = np.asarray([env._label_index[example.label] for example in env.examples], dtype=np.int64)
-        self.length = env.max_rationale_tokens
-        self.index = np.full(num_rows, -1, dtype=np.int64)
-        self.rationale = np.full((num_rows, self.length), env.pad_id, dtype=np.int64)
-        self.rationale_len = np.zeros(num_rows, dtype=np.int64)
-        self.predicted = np.full(num_rows, -1, dtype=np.int64)
-        self.done = np.zeros(num_rows, dtype=bool)
-
-    def start(
-        self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
-    ) -> RowInfos:
-        count = len(self.env.examples)
-        infos = RowInfos()
-        for k, (row, rng) in enumerate(zip(rows, rngs)):
-            if options is not None and options.get("index") is not None:
-                index = options["index"]
-                if not isinstance(index, (int, np.integer)) or not 0 <= index < count:
-                    raise DialogEnvsError(f"options['index']={index!r}; expected an integer from 0 to {count - 1}")
-                index = int(index)
-            else:
-                index = int(rng.integers(count))
-            self.index[row] = index
-            infos.sparse[k] = {"index": index}
-        self.rationale[rows] = self.env.pad_id
-        self.rationale_len[rows] = 0
-        self.predicted[rows] = -1
-        self.done[rows] = False
-        return infos
-
-    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
-        if (self.index[rows] < 0).any() or self.done[rows].any():
-            raise DialogEnvsError("the episode is over (or never started); call reset() first")
-        actions = check_actions(actions, len(rows), self.num_actions, f"valid: expected an integer in {self.env.action_space}; it is invalid")
-        true = self.true[self.index[rows]]
-        answers = actions >= self.offset
-        room = self.rationale_len[rows] < self.length
-        writes = ~answers & room
-        rewards = np.zeros(len(rows), dtype=np.float64)
-        predicted = np.where(answers, actions - self.offset, -1)
-        rewards[answers] = self.reward_matrix[true[answers], predicted[answers]]
-        rewards[~answers & ~room] = self.reward_matrix.min()
-        write_rows = rows[writes]
-        if len(write_rows):  # shift the left-padded rationale and append the token
-            self.rationale[write_rows, :-1] = self.rationale[write_rows, 1:]
-            self.rationale[write_rows, -1] = actions[writes]
-            self.rationale_len[write_rows] += 1
-        terminated = ~writes
-        self.predicted[rows] = predicted
-        self.done[rows] = terminated
-        infos = RowInfos()
-        for k, row in enumerate(rows):
-            infos.sparse[k] = {"index": int(self.index[row])}
-            if terminated[k]:
-                infos.sparse[k].update(self._final_info(int(row), int(true[k])))
-        return rewards, terminated, np.zeros(len(rows), dtype=bool), infos
-
-    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        rows = self.all_rows if rows is None else rows
-        index = np.maximum(self.index[rows], 0)
-        observation = {"input_ids": self.env._input_ids[index], "attention_mask": self.env._attention_mask[index]}
-        if self.explain:
-            observation["rationale_ids"] = self.rationale[rows].copy()
-            observation["rationale_mask"] = (np.arange(self.length) >= self.length - self.rationale_len[rows][:, None]).astype(np.int64)
-        return observation
-
-    def rationale_tokens(self, row: int) -> list[int]:
-        """The rationale of ``row`` so far, oldest token first."""
-        return self.rationale[row, self.length - self.rationale_len[row] :].tolist()
-
-    def expert_actions(self) -> np.ndarray:
-        """The action answering each row's gold label at once (0 before the first reset)."""
-        started = self.index >= 0
-        return np.where(started, self.true[np.maximum(self.index, 0)] + self.offset, 0)
-
-    def _final_info(self, row: int, true: int) -> dict[str, Any]:
-        predicted = int(self.predicted[row])
-        labels = self.env.labels
-        info: dict[str, Any] = {
-            "label": labels[true],
-            "label_index": true,
-            "predicted_label": labels[predicted] if predicted >= 0 else "",
-            "predicted_index": predicted,
-            "correct": predicted == true,
-        }
-        if self.explain:
-            info["rationale"] = self.env._decode(self.rationale_tokens(row))
-        return info
-
-
-class SentimentVectorEnv(BatchedVectorEnv):
-    """``num_envs`` Sentiment-v0 episodes stepped together with array operations.
-
-    Takes the arguments of :class:`SentimentEnv` (but ``render_mode``) plus ``num_envs``.
-    Autoreset, seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
-    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
-    """
-
-    env_class = SentimentEnv
+SentimentVectorEnv = vector_env_class(SentimentEnv)

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from gymnasium import logger, spaces
+from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
 from dialog_envs.data.splits import check_split, find_split_file
-from dialog_envs.envs.batched import BatchOfOneEnv, BatchCore, BatchedVectorEnv, RowInfos, check_actions
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, check_positive_ints, env_tokenizer, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
 from dialog_envs.simuser.domain import bundled_schema
@@ -29,12 +29,191 @@ from dialog_envs.simuser.policy import PolicyConfig
 from dialog_envs.simuser.satisfaction import RewardKind, SatisfactionConfig
 from dialog_envs.simuser.schema import Schema, load_schema
 from dialog_envs.simuser.understanding import RuleReader
-from dialog_envs.tokenization import load_tokenizer, train_tokenizer
+from dialog_envs.tokenization import train_tokenizer
 
 USER_MARKER = "user:"
 AGENT_MARKER = "agent:"
 GoalChoice = Literal["auto", "corpus", "sample"]
 GOAL_FILE_PATTERNS = ("{split}.json", "{split}_dials.json", "data/{split}.json")
+
+
+class _Episode:
+    """One conversation of a :class:`SimUserBatch`: the simulated user, the agent's reply so far,
+    the database view's tracker and the reference agent that gives the expert actions."""
+
+    def __init__(self, env: SimUserEnv) -> None:
+        self.env = env
+        self.goal_index = -1
+        user = env.user_factory(env.schema) if env.user_factory is not None else self._simulated_user()
+        self.conversation = Conversation(user, max_turns=env.max_turns)
+        self.reply: list[int] = []
+        self.started = False
+        self.done = False
+        self.database_lines: list[str] = []
+        from dialog_envs.simuser.reference_agent import ReferenceAgent  # the agent-side tracker and DB lookup
+
+        # Both agents live as long as the row and share one reader, so its lexicons are built once
+        # per row rather than once per episode.
+        reader = RuleReader(env.schema)
+        self._tracker = ReferenceAgent(env.schema, reader) if env.database_view else None
+        self._expert = ReferenceAgent(env.schema, reader, placeholders=env.placeholders)
+        self._expert_plan: list[int] | None = None
+        self._expert_seen = 0
+
+    def _simulated_user(self) -> User:
+        env = self.env
+        return SimulatedUser(env.schema, self._goal, policy=env.user_policy, scoring=env.reward)
+
+    def _goal(self, rng: np.random.Generator) -> Goal:
+        """The corpus goal :meth:`start` picked, or a goal sampled in the env's split."""
+        if self.env.goal_pool is not None:
+            return self.env.goal_pool[self.goal_index]
+        return sample_goal_in_split(self.env.schema, rng, self.env.split)
+
+    def start(self, rng: np.random.Generator, goal_index: int) -> str:
+        """Begin a conversation on corpus goal ``goal_index`` (-1: a sampled goal, or the
+        ``user_factory`` user's own); returns the user's opening."""
+        self.goal_index = goal_index
+        user_text = self.conversation.reset(rng)
+        self.reply = []
+        self.started, self.done = True, False
+        self.database_lines = []
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._expert.reset()
+        self._expert_plan, self._expert_seen = None, 0
+        return user_text
+
+    def end_turn(self, agent_text: str) -> tuple[str, Any]:
+        """The reply as the user read it (placeholders filled in) and the user's answer (a
+        ``ConversationStep``)."""
+        self.reply = []
+        self._expert_plan = None
+        if self.env.placeholders:
+            agent_text = self._tracker.lexicalise(agent_text)
+        result = self.conversation.step(agent_text)
+        self.done = result.terminated or result.truncated
+        return agent_text, result
+
+    def encode_user_turn(self, text: str, first: bool) -> list[int]:
+        """The tokens appended for a user turn: ``user: ...``, the ``db:`` line, ``agent:``."""
+        prefix = "" if first else "\n"
+        database = ""
+        if self._tracker is not None:
+            self._tracker.observe(text)
+            self.database_lines.append(self._tracker.database_view())
+            database = f"\n{self.database_lines[-1]}"
+        return list(self.env.tokenizer.encode(f"{prefix}{USER_MARKER} {text}{database}\n{AGENT_MARKER}", add_special_tokens=False))
+
+    def reply_text(self) -> str:
+        text = self.env.tokenizer.decode(self.reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        return text.strip()
+
+    def expert_action(self) -> int:
+        env = self.env
+        if not self.started or self.done:
+            return env.eos_token_id
+        if self._expert_plan is None:
+            user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
+            reply = ""
+            for text in user_texts[self._expert_seen :]:
+                reply = self._expert.reply(text)
+            self._expert_seen = len(user_texts)
+            ids = list(env.tokenizer.encode(" " + reply.strip(), add_special_tokens=False))
+            self._expert_plan = ids[: env.max_reply_tokens - 1] + [env.eos_token_id]
+        position = len(self.reply)
+        return self._expert_plan[position] if position < len(self._expert_plan) else env.eos_token_id
+
+
+class SimUserBatch(BatchCore):
+    """``num_rows`` SimUser-v0 conversations: token histories as arrays, one simulator per row.
+
+    The user simulators are Python objects, so a finished agent turn is handled row by row; the
+    token bookkeeping (appending, padding, observations) is shared array code.
+    """
+
+    row_methods = {"expert_action": "expert_actions"}
+
+    def __init__(self, env: SimUserEnv, num_rows: int) -> None:
+        super().__init__(env, num_rows)
+        self.episodes = [_Episode(env) for _ in range(self.num_rows)]
+        self.input_ids = np.full((self.num_rows, env.max_length), env.pad_token_id, dtype=np.int64)
+        self.attention_mask = np.zeros((self.num_rows, env.max_length), dtype=np.int64)
+        self.length = np.zeros(self.num_rows, dtype=np.int64)
+
+    def start(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], seeds: Sequence[int | None],
+              options: dict[str, Any] | None) -> RowInfos:
+        infos = RowInfos()
+        if self.env.picks_goals:
+            goal_indices = self.example_indices(rngs, seeds, options, len(self.env.goal_pool)).tolist()
+        elif options is not None and options.get("index") is not None:
+            raise DialogEnvsError(
+                "options['index'] picks a corpus goal, and this env has none (it samples goals, or its "
+                "user_factory chooses them); pass a data_path with a goal file, or no index"
+            )
+        else:
+            goal_indices = [-1] * len(rows)
+        for k, row in enumerate(rows):
+            episode = self.episodes[row]
+            user_text = episode.start(rngs[k], goal_indices[k])
+            self.input_ids[row] = self.env.pad_token_id
+            self.attention_mask[row] = 0
+            self.length[row] = 0
+            self._append(row, episode.encode_user_turn(user_text, first=True))
+            infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row), "user_text": user_text}
+            if goal_indices[k] >= 0:
+                infos.sparse[k]["index"] = goal_indices[k]
+        return infos
+
+    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
+        env = self.env
+        actions = self.checked_actions(actions, rows)
+        rewards = np.zeros(len(rows), dtype=np.float64)
+        terminated = np.zeros(len(rows), dtype=bool)
+        truncated = np.zeros(len(rows), dtype=bool)
+        infos = RowInfos()
+        for k, (row, token) in enumerate(zip(rows, actions.tolist())):
+            episode = self.episodes[row]
+            if not episode.started or episode.done:
+                raise DialogEnvsError("the episode is over (or never started); call reset() first")
+            self._append(row, [token])
+            episode.reply.append(token)
+            if token != env.eos_token_id and len(episode.reply) < env.max_reply_tokens:
+                infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row)}
+                continue
+            agent_text, result = episode.end_turn(episode.reply_text())
+            self._append(row, episode.encode_user_turn(result.user_text, first=False))
+            rewards[k], terminated[k], truncated[k] = result.reward, result.terminated, result.truncated
+            infos.sparse[k] = {**result.info, "end_of_turn": True, "agent_text": agent_text,
+                               "user_text": result.user_text, "dropped_tokens": self.dropped_tokens(row)}
+        return rewards, terminated, truncated, infos
+
+    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        rows = self.all_rows if rows is None else rows
+        return {
+            "input_ids": self.input_ids[rows].copy(),
+            "attention_mask": self.attention_mask[rows].copy(),
+            "history_truncated": (self.length[rows] > self.env.max_length).astype(np.int64)[:, None],
+        }
+
+    def expert_actions(self) -> np.ndarray:
+        return np.asarray([episode.expert_action() for episode in self.episodes], dtype=np.int64)
+
+    def dropped_tokens(self, row: int) -> int:
+        """How many of row ``row``'s oldest tokens no longer fit in the observation."""
+        return max(0, int(self.length[row]) - self.env.max_length)
+
+    def _append(self, row: int, ids: list[int]) -> None:
+        n, width = len(ids), self.env.max_length
+        self.length[row] += n
+        if n >= width:
+            self.input_ids[row] = ids[-width:]
+            self.attention_mask[row] = 1
+            return
+        self.input_ids[row, :-n] = self.input_ids[row, n:]
+        self.attention_mask[row, :-n] = self.attention_mask[row, n:]
+        self.input_ids[row, -n:] = ids
+        self.attention_mask[row, -n:] = 1
 
 
 class SimUserEnv(BatchOfOneEnv):
@@ -91,7 +270,10 @@ class SimUserEnv(BatchOfOneEnv):
     ## Starting State
 
     A goal is drawn with ``self.np_random`` (sampled from the schema and database, or a corpus
-    goal); the observation holds the user's opening utterance and the ``agent:`` marker.
+    goal); the observation holds the user's opening utterance and the ``agent:`` marker. With
+    corpus goals, ``reset(options={"index": i})`` takes goal ``i`` of ``goal_pool`` (``"seed"``:
+    the reset seed's goal); sampled goals have no index, so the option is an error there, as is
+    any other option key.
 
     ## Episode End
 
@@ -104,7 +286,7 @@ class SimUserEnv(BatchOfOneEnv):
     * ``data_path``: None (bundled shop domain) or a MultiWOZ-style folder: ``schema*.json``
       (Schema-Guided-Dialogue / MultiWOZ 2.2 format), ``db/<domain>_db.json``, and optionally
       ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals.
-    * ``split``: which goal file to use (default ``"validation"``, i.e. ``val.json``). With sampled
+    * ``split``: which goal file to use (default ``"train"``; ``"validation"`` reads ``val.json``). With sampled
       goals (the bundled domain), which part of the goal space: each goal belongs to train,
       validation or test (80/10/10) by a CRC32 of what it asks for, so the splits share no goal.
     * ``goals``: ``"auto"`` (corpus goals when the split's file exists, else sampled),
@@ -118,8 +300,8 @@ class SimUserEnv(BatchOfOneEnv):
       a Hugging Face name or path, or a tokenizer object.
     * ``max_turns``, ``max_reply_tokens``, ``max_length``: limits (agent turns per episode, tokens
       per reply, tokens in the observation).
-    * ``reward``: ``"satisfaction"`` or ``"convlab"``; ``scoring``: a full
-      :class:`~dialog_envs.simuser.satisfaction.SatisfactionConfig` (overrides ``reward``).
+    * ``reward``: ``"satisfaction"``, ``"convlab"`` or a full
+      :class:`~dialog_envs.simuser.satisfaction.SatisfactionConfig` (weights, bonus and penalty).
     * ``patience``: agent turns without progress before the user gives up.
     * ``user_factory``: ``schema -> User`` to plug in one's own user simulator (see
       :class:`~dialog_envs.simuser.conversation.User`); default the agenda-based user.
@@ -139,6 +321,7 @@ class SimUserEnv(BatchOfOneEnv):
 
     ## Info
 
+    Reset: ``user_text``, and ``index`` (the goal's position in ``goal_pool``) with corpus goals.
     Every step: ``end_of_turn`` (True on the step that ends an agent turn), ``dropped_tokens``.
     End of a turn also: ``turn``, ``agent_text``, ``user_text``, ``satisfaction`` (``s(y)`` of
     the turn), ``events`` (what the user noticed). Last step also: ``success``, ``turns``,
@@ -157,13 +340,14 @@ class SimUserEnv(BatchOfOneEnv):
     True
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    core_class = SimUserBatch
+    action_kind = "a token id"
 
     def __init__(
         self,
         *,
         data_path: str | PathLike[str] | None = None,
-        split: str = "validation",
+        split: str = "train",
         goals: GoalChoice = "auto",
         goal_file_split: str | None = None,
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
@@ -171,50 +355,34 @@ class SimUserEnv(BatchOfOneEnv):
         max_turns: int = 10,
         max_reply_tokens: int = 48,
         max_length: int = 1024,
-        reward: RewardKind = "satisfaction",
-        scoring: SatisfactionConfig | None = None,
+        reward: RewardKind | SatisfactionConfig = "satisfaction",
         patience: int = 5,
         user_factory: Callable[[Schema], User] | None = None,
         database_view: bool = True,
         placeholders: bool = False,
         render_mode: str | None = None,
     ) -> None:
-        check_split(split)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise DialogEnvsError(f"unknown render_mode {render_mode!r}; expected None or 'ansi'")
-        if reward not in ("satisfaction", "convlab"):
-            raise DialogEnvsError(f"unknown reward {reward!r}; expected 'satisfaction' or 'convlab'")
-        if goals not in ("auto", "corpus", "sample"):
-            raise DialogEnvsError(f"unknown goals {goals!r}; expected 'auto', 'corpus' or 'sample'")
-        for name, value in (("max_turns", max_turns), ("max_reply_tokens", max_reply_tokens),
-                            ("max_length", max_length), ("patience", patience)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
+        super().__init__(split=split, render_mode=render_mode)
+        if not isinstance(reward, SatisfactionConfig):
+            check_choice("reward", reward, ("satisfaction", "convlab"))
+        check_choice("goals", goals, ("auto", "corpus", "sample"))
+        check_positive_ints(max_turns=max_turns, max_reply_tokens=max_reply_tokens, max_length=max_length, patience=patience)
         if placeholders and not database_view:
             raise DialogEnvsError("placeholders=True needs database_view=True: the db line's entity fills the placeholders")
-        self.render_mode = render_mode
         self.database_view = bool(database_view)
         self.placeholders = bool(placeholders)
         self.max_turns = int(max_turns)
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
         self.schema, self.goal_pool = load_domain(data_path, split, goals, goal_file_split)
-        self.scoring = scoring or SatisfactionConfig(reward=reward)
-        if user_factory is None:
-            pool = self.goal_pool
-            policy = PolicyConfig(patience=int(patience))
-
-            def user_factory(schema: Schema) -> User:
-                goals = pool if pool is not None else (lambda rng: sample_goal_in_split(schema, rng, split))
-                return SimulatedUser(schema, goals, policy=policy, scoring=self.scoring)
-
+        if self.goal_pool == []:
+            raise DialogEnvsError(f"the goal file has no goal of the {split!r} split; expected at least one")
+        self.reward = reward if isinstance(reward, SatisfactionConfig) else SatisfactionConfig(reward=reward)
+        self.user_policy = PolicyConfig(patience=int(patience))
         self.user_factory = user_factory
-
-        if tokenizer is None:
-            key = None if data_path is None else str(Path(data_path).resolve())
-            self.tokenizer = default_simuser_tokenizer(key, tokenizer_vocab_size, self.placeholders)
-        else:
-            self.tokenizer = load_tokenizer(tokenizer)
+        """``schema -> User``; None: the agenda-based :class:`SimulatedUser` on this env's goals."""
+        key = None if data_path is None else str(Path(data_path).resolve())
+        self.tokenizer = env_tokenizer(tokenizer, lambda: default_simuser_tokenizer(key, tokenizer_vocab_size, self.placeholders))
         if self.tokenizer.eos_token_id is None:
             raise DialogEnvsError(f"tokenizer {self.tokenizer.name_or_path!r} has no EOS token; a reply needs one to end")
         self.vocab_size = len(self.tokenizer)
@@ -230,7 +398,6 @@ class SimUserEnv(BatchOfOneEnv):
                 "history_truncated": spaces.Box(0, 1, shape=(1,), dtype=np.int64),
             }
         )
-        self._core = self.make_core(1)
 
     per_episode_attributes = frozenset(
         {"expert_action", "text_to_actions", "observation_text", "reply_text", "render", "reset", "step",
@@ -238,20 +405,12 @@ class SimUserEnv(BatchOfOneEnv):
     )
     """What differs per episode: a native vector env serves only ``expert_action`` of these."""
 
-    def make_core(self, num_rows: int) -> SimUserBatch:
-        """The batched core with ``num_rows`` conversations (this env is the batch of one)."""
-        return SimUserBatch(self, num_rows)
+    @property
+    def picks_goals(self) -> bool:
+        """Whether ``reset(options={"index": i})`` can pick goal ``i``: the env's own user on corpus goals."""
+        return self.goal_pool is not None and self.user_factory is None
 
-    # -- Gymnasium API (reset and step come from BatchOfOneEnv) ------------------------------
-
-    def _check_action(self, action: Any) -> None:
-        if np.ndim(action) != 0:
-            raise DialogEnvsError(f"action {action!r} is not a token id; expected 0..{self.vocab_size - 1}")
-
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            logger.warn("render() was called without a render_mode; pass render_mode='ansi' to gym.make")
-            return None
+    def _render_text(self) -> str:
         episode = self._episode
         lines = episode.conversation.render().splitlines()
         if self.database_view:  # a person playing the agent needs the database as much as a model
@@ -323,177 +482,13 @@ class SimUserEnv(BatchOfOneEnv):
         return "\n".join(lines)
 
 
-class _Episode:
-    """One conversation of a :class:`SimUserBatch`: the simulated user, the agent's reply so far,
-    the database view's tracker and the reference agent that gives the expert actions."""
-
-    def __init__(self, env: SimUserEnv) -> None:
-        self.env = env
-        self.conversation = Conversation(env.user_factory(env.schema), max_turns=env.max_turns)
-        self.reply: list[int] = []
-        self.started = False
-        self.done = False
-        self.database_lines: list[str] = []
-        from dialog_envs.simuser.reference_agent import ReferenceAgent  # the agent-side tracker and DB lookup
-
-        # Both agents live as long as the row and share one reader, whose lexicons are built once:
-        # building them for every episode took a third of a warm-start rollout.
-        reader = RuleReader(env.schema)
-        self._tracker = ReferenceAgent(env.schema, reader) if env.database_view else None
-        self._expert = ReferenceAgent(env.schema, reader, placeholders=env.placeholders)
-        self._expert_plan: list[int] | None = None
-        self._expert_seen = 0
-
-    def start(self, rng: np.random.Generator) -> str:
-        """Begin a conversation; returns the user's opening."""
-        user_text = self.conversation.reset(rng)
-        self.reply = []
-        self.started, self.done = True, False
-        self.database_lines = []
-        if self._tracker is not None:
-            self._tracker.reset()
-        self._expert.reset()
-        self._expert_plan, self._expert_seen = None, 0
-        return user_text
-
-    def end_turn(self, agent_text: str) -> tuple[str, Any]:
-        """The reply as the user read it (placeholders filled in) and the user's answer (a
-        ``ConversationStep``)."""
-        self.reply = []
-        self._expert_plan = None
-        if self.env.placeholders:
-            agent_text = self._tracker.lexicalise(agent_text)
-        result = self.conversation.step(agent_text)
-        self.done = result.terminated or result.truncated
-        return agent_text, result
-
-    def encode_user_turn(self, text: str, first: bool) -> list[int]:
-        """The tokens appended for a user turn: ``user: ...``, the ``db:`` line, ``agent:``."""
-        prefix = "" if first else "\n"
-        database = ""
-        if self._tracker is not None:
-            self._tracker.observe(text)
-            self.database_lines.append(self._tracker.database_view())
-            database = f"\n{self.database_lines[-1]}"
-        return list(self.env.tokenizer.encode(f"{prefix}{USER_MARKER} {text}{database}\n{AGENT_MARKER}", add_special_tokens=False))
-
-    def reply_text(self) -> str:
-        text = self.env.tokenizer.decode(self.reply, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-        return text.strip()
-
-    def expert_action(self) -> int:
-        env = self.env
-        if not self.started or self.done:
-            return env.eos_token_id
-        if self._expert_plan is None:
-            user_texts = [text for role, text, _ in self.conversation.transcript if role == "user"]
-            reply = ""
-            for text in user_texts[self._expert_seen :]:
-                reply = self._expert.reply(text)
-            self._expert_seen = len(user_texts)
-            ids = list(env.tokenizer.encode(" " + reply.strip(), add_special_tokens=False))
-            self._expert_plan = ids[: env.max_reply_tokens - 1] + [env.eos_token_id]
-        position = len(self.reply)
-        return self._expert_plan[position] if position < len(self._expert_plan) else env.eos_token_id
-
-
-class SimUserBatch(BatchCore):
-    """``num_rows`` SimUser-v0 conversations: token histories as arrays, one simulator per row.
-
-    The user simulators are Python objects, so a finished agent turn is handled row by row; the
-    token bookkeeping (appending, padding, observations) is shared array code.
-    """
-
-    row_methods = {"expert_action": "expert_actions"}
-
-    def __init__(self, env: SimUserEnv, num_rows: int) -> None:
-        super().__init__(num_rows)
-        self.env = env
-        self.episodes = [_Episode(env) for _ in range(self.num_rows)]
-        self.input_ids = np.full((self.num_rows, env.max_length), env.pad_token_id, dtype=np.int64)
-        self.attention_mask = np.zeros((self.num_rows, env.max_length), dtype=np.int64)
-        self.length = np.zeros(self.num_rows, dtype=np.int64)
-
-    def start(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], seeds: Sequence[int | None],
-              options: dict[str, Any] | None) -> RowInfos:
-        infos = RowInfos()
-        for k, row in enumerate(rows):
-            episode = self.episodes[row]
-            user_text = episode.start(rngs[k])
-            self.input_ids[row] = self.env.pad_token_id
-            self.attention_mask[row] = 0
-            self.length[row] = 0
-            self._append(row, episode.encode_user_turn(user_text, first=True))
-            infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row), "user_text": user_text}
-        return infos
-
-    def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
-        env = self.env
-        actions = check_actions(actions, len(rows), env.vocab_size, "a token id")
-        rewards = np.zeros(len(rows), dtype=np.float64)
-        terminated = np.zeros(len(rows), dtype=bool)
-        truncated = np.zeros(len(rows), dtype=bool)
-        infos = RowInfos()
-        for k, (row, token) in enumerate(zip(rows, actions.tolist())):
-            episode = self.episodes[row]
-            if not episode.started or episode.done:
-                raise DialogEnvsError("the episode is over (or never started); call reset() first")
-            self._append(row, [token])
-            episode.reply.append(token)
-            if token != env.eos_token_id and len(episode.reply) < env.max_reply_tokens:
-                infos.sparse[k] = {"end_of_turn": False, "dropped_tokens": self.dropped_tokens(row)}
-                continue
-            agent_text, result = episode.end_turn(episode.reply_text())
-            self._append(row, episode.encode_user_turn(result.user_text, first=False))
-            rewards[k], terminated[k], truncated[k] = result.reward, result.terminated, result.truncated
-            infos.sparse[k] = {**result.info, "end_of_turn": True, "agent_text": agent_text,
-                               "user_text": result.user_text, "dropped_tokens": self.dropped_tokens(row)}
-        return rewards, terminated, truncated, infos
-
-    def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        rows = self.all_rows if rows is None else rows
-        return {
-            "input_ids": self.input_ids[rows].copy(),
-            "attention_mask": self.attention_mask[rows].copy(),
-            "history_truncated": (self.length[rows] > self.env.max_length).astype(np.int64)[:, None],
-        }
-
-    def expert_actions(self) -> np.ndarray:
-        return np.asarray([episode.expert_action() for episode in self.episodes], dtype=np.int64)
-
-    def dropped_tokens(self, row: int) -> int:
-        """How many of row ``row``'s oldest tokens no longer fit in the observation."""
-        return max(0, int(self.length[row]) - self.env.max_length)
-
-    def _append(self, row: int, ids: list[int]) -> None:
-        n, width = len(ids), self.env.max_length
-        self.length[row] += n
-        if n >= width:
-            self.input_ids[row] = ids[-width:]
-            self.attention_mask[row] = 1
-            return
-        self.input_ids[row, :-n] = self.input_ids[row, n:]
-        self.attention_mask[row, :-n] = self.attention_mask[row, n:]
-        self.input_ids[row, -n:] = ids
-        self.attention_mask[row, -n:] = 1
-
-
-class SimUserVectorEnv(BatchedVectorEnv):
-    """``num_envs`` SimUser-v0 conversations stepped together (token bookkeeping as arrays, one
-    simulator per sub-env).
-
-    Takes the arguments of :class:`SimUserEnv` (but ``render_mode``) plus ``num_envs``.
-    Autoreset, seeding, infos and ``call``/``get_attr`` behave as in ``SyncVectorEnv`` (see
-    :mod:`dialog_envs.envs.batched`); ``call("expert_action")`` is batched.
-    """
-
-    env_class = SimUserEnv
+SimUserVectorEnv = vector_env_class(SimUserEnv)
 
 
 # -- domain, goals and the default tokenizer ---------------------------------------------------
 
 
-def load_domain(data_path: str | PathLike[str] | None, split: str = "validation",
+def load_domain(data_path: str | PathLike[str] | None, split: str = "train",
                 goals: GoalChoice = "auto", goal_file_split: str | None = None) -> tuple[Schema, list[Goal] | None]:
     """The schema and the corpus goals (None: sample goals) for ``data_path`` (see the env's
     ``goals`` and ``goal_file_split`` arguments)."""
