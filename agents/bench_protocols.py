@@ -104,7 +104,7 @@ def run_budget(
         with stopwatch.phase("eval"):
             for split in splits:
                 evaluations[split]["after"] = agent.evaluate(split, episodes)
-        settings = agent.config() if callable(getattr(agent, "config", None)) else agent_entry.config
+        settings = agent.settings() if callable(getattr(agent, "settings", None)) else agent_entry.config
     finally:
         if callable(getattr(agent, "close", None)):
             agent.close()
@@ -161,7 +161,7 @@ def run_sft_then_rl(
     finally:
         agent.close()
     best = work / "checkpoints" / "best"
-    chosen = TokenPGAgent.load(best if (best / "state.json").exists() else work / "checkpoints" / "last", progress=False)
+    chosen = TokenPGAgent.from_checkpoint(best if (best / "state.json").exists() else work / "checkpoints" / "last", progress=False)
     try:
         with stopwatch.phase("eval"):
             for split in splits:

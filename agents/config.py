@@ -163,8 +163,3 @@ class TokenPGConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def __call__(self) -> dict[str, Any]:
-        """The fields as a dict: ``agent.config()`` is what every agent of the benchmark harness
-        reports as its settings (:meth:`dialog_envs.agents.protocol.BaseAgent.config`)."""
-        return self.to_dict()

@@ -18,7 +18,7 @@ import numpy as np
 
 import dialog_envs  # noqa: F401  (registers the env ids)
 from dialog_envs.agents.rollout import row_info
-from dialog_envs.envs.batched import episode_metrics, episode_report
+from dialog_envs.envs.batched import episode_metrics
 from dialog_envs.errors import DialogEnvsError
 
 EVAL_SEED_BASE = 2**31 - 1
@@ -125,16 +125,6 @@ def act_in(envs: gym.vector.VectorEnv, act: ActFunction, max_steps: int) -> Play
     return play
 
 
-class EpisodeMetrics(dict[str, float]):
-    """The env's :func:`~dialog_envs.envs.batched.episode_metrics` of played episodes (numbers),
-    carrying in :attr:`report` the env's :func:`~dialog_envs.envs.batched.episode_report` of them
-    (NER's token report and entity scores, sample replies...), which are not numbers."""
-
-    def __init__(self, metrics: dict[str, float], report: dict[str, Any] | None = None) -> None:
-        super().__init__(metrics)
-        self.report: dict[str, Any] = dict(report or {})
-
-
 def play_episodes(
     act: ActFunction,
     env_id: str,
@@ -143,10 +133,10 @@ def play_episodes(
     episodes: int | None = 32,
     num_envs: int = 16,
     max_steps: int = 10_000,
-) -> tuple[list[float], list[int], list[dict[str, Any]], EpisodeMetrics]:
+) -> tuple[list[float], list[int], list[dict[str, Any]], dict[str, float]]:
     """Play episodes of ``split`` with ``act`` (see :func:`play_batches` for which ones, ``None``
     walking the split); each episode's return, length and last-step info, and the env's episode
-    metrics of them all (with the env's report in ``metrics.report``)."""
+    metrics of them all."""
     if episodes is None:
         probe = make_vec_env(env_id, env_kwargs, split, 1, "sync")
         try:
@@ -163,7 +153,7 @@ def play_episodes(
     envs = make_vec_env(env_id, env_kwargs, split, min(num_envs, episodes), "sync")
     try:
         returns, lengths, infos = play_batches(envs, act_in(envs, act, max_steps), None if walk else episodes)
-        metrics = EpisodeMetrics(episode_metrics(envs, infos), episode_report(envs, infos))
+        metrics = episode_metrics(envs, infos)
     finally:
         envs.close()
     return returns, lengths, infos, metrics

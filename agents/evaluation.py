@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dialog_envs.agents.episodes import EpisodeMetrics, split_size
+from dialog_envs.agents.episodes import split_size
 from dialog_envs.agents.token_pg import TokenPGAgent
 from dialog_envs.envs.batched import episode_metrics, episode_report as env_episode_report
 from dialog_envs.metrics.ner import EntityScores, TokenReport
@@ -43,16 +43,15 @@ def evaluate_agent(agent: TokenPGAgent, split: str = "test", episodes: int | Non
     if episodes is None and split_size(envs) is None:
         episodes = agent.config.eval_episodes
     returns, _, infos = agent.play(split, episodes, greedy=True)
-    return episode_report(split, returns, infos, EpisodeMetrics(episode_metrics(envs, infos), env_episode_report(envs, infos)))
+    return episode_report(split, returns, episode_metrics(envs, infos), env_episode_report(envs, infos))
 
 
-def episode_report(split: str, returns: list[float], infos: list[dict[str, Any]], env_metrics: dict[str, float]) -> EvaluationReport:
+def episode_report(split: str, returns: list[float], env_metrics: dict[str, float], details: dict[str, Any]) -> EvaluationReport:
     """The report of played episodes: mean return and the env's episode metrics; and, from the
-    env's episode report (``env_metrics.report`` of :class:`~dialog_envs.agents.episodes.EpisodeMetrics`),
-    NER's token-level report and entity scores, or the replies' distinct-1/2 and samples."""
+    env's episode report (``details``), NER's token-level report and entity scores, or the
+    replies' distinct-1/2 and samples."""
     metrics = {"return": float(np.mean(returns)), **env_metrics}
     report = EvaluationReport(split, len(returns), metrics)
-    details = getattr(env_metrics, "report", {})
     for name in ("distinct_1", "distinct_2"):
         if name in details:
             metrics[name] = details[name]
@@ -84,12 +83,12 @@ def compare_checkpoints(
     """Evaluate ``checkpoint`` and ``baseline`` (default: the run's ``initial`` checkpoint, the
     policy before RL, when it exists) on ``split``; returns both reports and a printable summary."""
     checkpoint = Path(checkpoint)
-    after_agent = TokenPGAgent.load(checkpoint, env_id=env_id, progress=False)
+    after_agent = TokenPGAgent.from_checkpoint(checkpoint, env_id=env_id, progress=False)
     after = evaluate_agent(after_agent, split, episodes)
     baseline = Path(baseline) if baseline is not None else checkpoint.parent / "initial"
     before = None
     if (baseline / "state.json").exists():
-        before_agent = TokenPGAgent.load(baseline, env_id=after_agent.env_id, progress=False)
+        before_agent = TokenPGAgent.from_checkpoint(baseline, env_id=after_agent.env_id, progress=False)
         before = evaluate_agent(before_agent, split, episodes)
         before_agent.close()
     after_agent.close()

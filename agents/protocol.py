@@ -118,14 +118,14 @@ class BaseAgent:
     def evaluate(self, split: str = "test", episodes: int = 32) -> dict[str, float]:
         return run_episodes(lambda obs, masks, envs: self.act(obs, masks, True), self.env_id, self.env_kwargs, split, episodes)
 
-    def config(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
         """The settings that define this agent (recorded in benchmark results)."""
         return {"seed": self.seed}
 
     def save(self, folder: str | os.PathLike[str]) -> None:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        state = {"agent": type(self).__name__, "env_id": self.env_id, "config": self.config(), "env_steps": self.env_steps}
+        state = {"agent": type(self).__name__, "env_id": self.env_id, "config": self.settings(), "env_steps": self.env_steps}
         (path / "agent.json").write_text(json.dumps(state, indent=2))
 
     def load(self, folder: str | os.PathLike[str]) -> None:

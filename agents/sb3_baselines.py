@@ -196,7 +196,7 @@ class SB3Agent(BaseAgent):
             raise DialogEnvsError(f"{algorithm}: bad configuration {self.algorithm_kwargs}: {error}") from None
         self.episodes = EpisodeLog()
 
-    def config(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
         return {
             "algorithm": self.algorithm,
             "sb3_class": f"{self.algorithm_class.__module__}.{self.algorithm_class.__name__}",

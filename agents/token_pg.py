@@ -55,13 +55,6 @@ HARNESS_DEFAULTS: dict[str, Any] = {"eval_every": 0, "progress": False, "num_env
 passes during training (the harness evaluates on the test split itself), no progress bar, 8 envs."""
 
 
-class _BuildOrRestore:
-    """``load`` on the class builds an agent from a checkpoint; on an agent it restores one into it."""
-
-    def __get__(self, agent: TokenPGAgent | None, owner: type[TokenPGAgent]) -> Any:
-        return owner.from_checkpoint if agent is None else agent.restore
-
-
 class TokenPGAgent:
     """Trains a transformer policy on one env id with token-level policy gradients.
 
@@ -471,6 +464,11 @@ class TokenPGAgent:
         return bool(self.config.patience) and self.evals_without_improvement >= self.config.patience
 
     @torch.no_grad()
+    def settings(self) -> dict[str, Any]:
+        """Every field of the agent's :class:`~dialog_envs.agents.config.TokenPGConfig` (recorded in
+        benchmark results)."""
+        return self.config.to_dict()
+
     def act(self, observations: Observations, action_masks: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
         """Actions from the policy on whole observations, without a KV cache (slower than the
         agent's own rollouts, same distribution). A tagger's previous label is read from
@@ -549,12 +547,13 @@ class TokenPGAgent:
         config = TokenPGConfig.from_dict(values, source=str(folder / "state.json"))
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
         agent = cls(env_id or state["env_id"], config, env_kwargs, out_dir)
-        agent.restore(folder)
+        agent.load(folder)
         return agent
 
-    def restore(self, folder: str | os.PathLike[str]) -> None:
+    def load(self, folder: str | os.PathLike[str]) -> None:
         """Load a checkpoint's weights, optimizer state and counters into this agent (built with
-        the same env and config). The env steps taken so far stay this agent's own."""
+        the same env and config), as the Agent protocol asks; :meth:`from_checkpoint` builds a new
+        agent from one. The env steps taken so far stay this agent's own."""
         folder = Path(folder)
         recover(folder)
         state = read_state(folder)
@@ -567,11 +566,6 @@ class TokenPGAgent:
         self.evals_without_improvement = state["evals_without_improvement"]
         self.history = state["history"]
         torch.set_rng_state(torch.tensor(state["torch_rng_state"], dtype=torch.uint8))
-
-    load = _BuildOrRestore()
-    """``TokenPGAgent.load(folder, env_id=None, out_dir=None, **config_overrides)`` builds an agent
-    (:meth:`from_checkpoint`); ``agent.load(folder)``, the Agent protocol's, restores one in place
-    (:meth:`restore`)."""
 
     def close(self) -> None:
         self.envs.close()

@@ -44,7 +44,7 @@ def test_smollm2_gguf_is_a_causal_lm_policy_whose_lora_checkpoint_reloads(tmp_pa
     assert 0 <= metrics["bleu"] <= 100
     # the GGUF weights were dequantized on load, so the checkpoint is a plain safetensors model
     agent.save(tmp_path / "checkpoint")
-    reloaded = TokenPGAgent.load(tmp_path / "checkpoint", progress=False)
+    reloaded = TokenPGAgent.from_checkpoint(tmp_path / "checkpoint", progress=False)
     assert reloaded.evaluate("validation", episodes=2) == metrics
 
 

@@ -57,7 +57,7 @@ def test_one_function_per_algorithm() -> None:
     for function, name in ((ppo, "ppo"), (a2c, "a2c"), (dqn, "dqn"), (maskable_ppo, "maskable-ppo")):
         agent = function("dialog_envs/Sentiment-v0", seed=1)
         assert agent.algorithm == name and type(agent.model).__name__ == ALGORITHMS[name][1]
-        assert agent.config()["seed"] == 1
+        assert agent.settings()["seed"] == 1
 
 
 def test_defaults_per_env_and_overrides() -> None:

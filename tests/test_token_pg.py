@@ -56,7 +56,7 @@ def test_other_architectures_build_from_a_config_and_reload(tmp_path: Path) -> N
     assert type(backbone).__name__ == "LlamaForCausalLM"
     assert (backbone.config.num_hidden_layers, backbone.config.hidden_size, backbone.config.intermediate_size) == (1, 128, 512)
     agent.save(tmp_path / "checkpoint")
-    loaded = TokenPGAgent.load(tmp_path / "checkpoint").policy.backbone.state_dict()
+    loaded = TokenPGAgent.from_checkpoint(tmp_path / "checkpoint").policy.backbone.state_dict()
     assert all(torch.equal(tensor, loaded[name]) for name, tensor in backbone.state_dict().items())
     with pytest.raises(DialogEnvsError, match="model_config.model_type 'nope': expected a causal LM"):
         TokenPGAgent("dialog_envs/DialogueBLEU-v0", TokenPGConfig(num_envs=2, model_config={"model_type": "nope"}, **QUIET))
@@ -145,7 +145,7 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config)
     agent.learn()
     agent.save(tmp_path / "ckpt")
-    loaded = TokenPGAgent.load(tmp_path / "ckpt")
+    loaded = TokenPGAgent.from_checkpoint(tmp_path / "ckpt")
     assert loaded.update == 2
     for (name, a), (_, b) in zip(agent.policy.state_dict().items(), loaded.policy.state_dict().items()):
         assert torch.equal(a, b), name
@@ -187,7 +187,7 @@ def test_lora_checkpoint_round_trip(tmp_path) -> None:
     agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"reward": "chrf"})
     agent.learn()
     agent.save(tmp_path / "ckpt")
-    loaded = TokenPGAgent.load(tmp_path / "ckpt")
+    loaded = TokenPGAgent.from_checkpoint(tmp_path / "ckpt")
     for (name, a), (_, b) in zip(agent.policy.state_dict().items(), loaded.policy.state_dict().items()):
         assert torch.equal(a, b), name
 

@@ -46,7 +46,7 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path: Path) 
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     # whatever the kill interrupted, a complete checkpoint is there (possibly the retired one)
-    killed_at = TokenPGAgent.load(out / "checkpoints" / "last").update
+    killed_at = TokenPGAgent.from_checkpoint(out / "checkpoints" / "last").update
     assert 5 <= killed_at < 400
 
     result = subprocess.run(train_command(out, killed_at + 3), capture_output=True, text=True, env=env, timeout=300)

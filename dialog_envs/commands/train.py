@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     config = TokenPGConfig.from_dict(values, source="--config/--set")
     last = args.out / "checkpoints" / "last"
     if (last / "state.json").exists() or (last.parent / ".last-old").exists():
-        agent = TokenPGAgent.load(last, env_id=env_id, out_dir=args.out, **values)
+        agent = TokenPGAgent.from_checkpoint(last, env_id=env_id, out_dir=args.out, **values)
         print(f"resuming {args.out} at update {agent.update} of {config.updates}")
     else:
         agent = TokenPGAgent(env_id, config, parse_env_kwargs(args.env_kwarg), out_dir=args.out)
