@@ -56,7 +56,7 @@ def env_attribute(envs: gym.vector.VectorEnv, name: str) -> Any:
 
 def split_size(envs: gym.vector.VectorEnv) -> int | None:
     """How many examples the envs' split holds, when the env can walk it (``split_size`` and
-    ``reset(options={"index": "seed"})``, as NER-v0 and Sentiment-v0 have); else None."""
+    ``reset(options={"index": "seed"})``, as NER-v0 has); else None."""
     try:
         return int(env_attribute(envs, "split_size"))
     except AttributeError:

@@ -231,21 +231,25 @@ def episode_metrics(env: gym.Env | VectorEnv, final_infos: Sequence[dict[str, An
     """The metrics of finished episodes of ``env`` (a single or a vector env, wrapped or not):
     the env's own :meth:`BatchOfOneEnv.episode_metrics` where it has one, else the mean of every
     float-valued info key (any other Gymnasium env)."""
-    target = env.unwrapped
-    if isinstance(target, gym.vector.SyncVectorEnv):
-        target = target.envs[0].unwrapped
-    method = getattr(target, "episode_metrics", None)
+    method = getattr(_scoring_env(env), "episode_metrics", None)
     return method(final_infos) if callable(method) else mean_float_metrics(final_infos)
 
 
 def episode_report(env: gym.Env | VectorEnv, final_infos: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The env's :meth:`BatchOfOneEnv.episode_report` of finished episodes (empty for an env
     without one)."""
+    method = getattr(_scoring_env(env), "episode_report", None)
+    return method(final_infos) if callable(method) else {}
+
+
+def _scoring_env(env: gym.Env | VectorEnv) -> Any:
+    """The env whose ``episode_metrics``/``episode_report`` score ``env``'s episodes: the
+    unwrapped single env, the native vector env (which serves its template's), or the first
+    sub-env of a ``SyncVectorEnv``."""
     target = env.unwrapped
     if isinstance(target, gym.vector.SyncVectorEnv):
         target = target.envs[0].unwrapped
-    method = getattr(target, "episode_report", None)
-    return method(final_infos) if callable(method) else {}
+    return target
 
 
 def check_reset_options(options: Any, accepted: Iterable[str]) -> None:
