@@ -32,7 +32,7 @@ class TokenPGConfig:
     # -- policy model ----------------------------------------------------------------------------
     model: str | None = _help(
         "Hugging Face model name or local path, or a packaged model's short name ('minilm', 'smollm2'; "
-        "see agents/pretrained.py). None builds a small model from a config around the env's "
+        "see dialog_envs.agents.pretrained). None builds a small model from a config around the env's "
         "tokenizer: GPT-2 for generation envs, BERT for tagging/classification envs.",
         None,
     )
