@@ -11,8 +11,8 @@ baseline, not an empty one). Writes ``runs/simuser_reference.json`` (or ``--outp
 
 Usage::
 
-    python benchmarks/simuser_reference.py            # 500 episodes per agent and domain
-    python benchmarks/simuser_reference.py --episodes 50 --output /tmp/x.json
+    python -m benchmarks.simuser_reference            # 500 episodes per agent and domain
+    python -m benchmarks.simuser_reference --episodes 50 --output /tmp/x.json
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{MULTIWOZ} is absent: MultiWOZ skipped", file=sys.stderr)
     report = {
-        "command": "python benchmarks/simuser_reference.py" + ("" if args.episodes == 500 else f" --episodes {args.episodes}"),
+        "command": "python -m benchmarks.simuser_reference" + ("" if args.episodes == 500 else f" --episodes {args.episodes}"),
         "settings": {"max_turns": MAX_TURNS, "patience": PATIENCE, "seed": args.seed,
                      "episode_seed": "numpy.random.default_rng(seed + i)"},
         "python": platform.python_version(),
