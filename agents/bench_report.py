@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,7 @@ STAGE_NAMES = {"budget": ("before", "after"), "sft_then_rl": ("sft", "rl")}
 
 def standard_error(values: list[float]) -> float | None:
     """Sample standard deviation over sqrt(n); None for fewer than two values."""
-    n = len(values)
-    if n < 2:
-        return None
-    mean = math.fsum(values) / n
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) >= 2 else None
 
 
 def ci95(values: list[float]) -> tuple[float, float | None]:

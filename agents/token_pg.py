@@ -331,7 +331,8 @@ class TokenPGAgent:
                 batch = self._loss_batch(rollout, rewards, rows)
                 loss, logged = loss_function(batch, config)
                 self._gradient_step(loss)
-                clipfracs.extend([logged["clipfrac"].item()] if "clipfrac" in logged else [])
+                if "clipfrac" in logged:
+                    clipfracs.append(logged["clipfrac"].item())
         stats.update({name: value.item() for name, value in logged.items()})
         if clipfracs:
             stats["clipfrac"] = float(np.mean(clipfracs))
@@ -463,12 +464,12 @@ class TokenPGAgent:
         self.evals_without_improvement += 1
         return bool(self.config.patience) and self.evals_without_improvement >= self.config.patience
 
-    @torch.no_grad()
     def settings(self) -> dict[str, Any]:
         """Every field of the agent's :class:`~dialog_envs.agents.config.TokenPGConfig` (recorded in
         benchmark results)."""
         return self.config.to_dict()
 
+    @torch.no_grad()
     def act(self, observations: Observations, action_masks: np.ndarray | None = None, deterministic: bool = True) -> np.ndarray:
         """Actions from the policy on whole observations, without a KV cache (slower than the
         agent's own rollouts, same distribution). A tagger's previous label is read from
@@ -547,7 +548,7 @@ class TokenPGAgent:
         config = TokenPGConfig.from_dict(values, source=str(folder / "state.json"))
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
         agent = cls(env_id or state["env_id"], config, env_kwargs, out_dir)
-        agent.load(folder)
+        agent._restore(folder, state)
         return agent
 
     def load(self, folder: str | os.PathLike[str]) -> None:
@@ -556,7 +557,10 @@ class TokenPGAgent:
         agent from one. The env steps taken so far stay this agent's own."""
         folder = Path(folder)
         recover(folder)
-        state = read_state(folder)
+        self._restore(folder, read_state(folder))
+
+    def _restore(self, folder: Path, state: dict[str, Any]) -> None:
+        """Weights, optimizer state and counters from the checkpoint ``folder`` whose state is ``state``."""
         load_weights(folder, self.policy, self.optimizer)
         self.update = state["update"]
         self.warm_start_done = state["warm_start_done"]

@@ -92,7 +92,6 @@ def test_bad_config_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_help_config_lists_every_field_with_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     import dataclasses
-    import textwrap
 
     from dialog_envs.agents.config import TokenPGConfig
 
