@@ -3,7 +3,8 @@
 Both return the protocol's part of the cell's record: ``evaluations`` (per split, the metrics of
 the policy ``before`` and ``after`` training), ``details`` (per split and stage, reports beyond the
 means: NER token reports and entity scores, sample replies), ``learning_curve``,
-``validation_history``, ``chosen_update``, ``agent_settings``, ``train_env_steps``,
+``validation_history``, ``update_stats`` (sft_then_rl: what every RL update logged, return and
+KL included), ``chosen_update``, ``agent_settings``, ``train_env_steps``,
 ``wall_seconds`` (``build``, ``warm_start``, ``train``, ``eval``, ``total``) and ``error``.
 
 * :func:`run_budget`: any agent of the registry. Build, evaluate, ``learn(budget)``, evaluate.
@@ -28,6 +29,7 @@ from typing import Any, Iterator
 import torch
 
 from dialog_envs.agents.bench_suite import AgentEntry
+from dialog_envs.agents.callbacks import Callback
 from dialog_envs.agents.registry import make
 from dialog_envs.errors import DialogEnvsError
 
@@ -57,6 +59,7 @@ def _record(
     details: dict[str, dict[str, Any]] | None = None,
     learning_curve: list[dict[str, Any]] | None = None,
     validation_history: list[dict[str, Any]] | None = None,
+    update_stats: list[dict[str, float]] | None = None,
     chosen_update: int | None = None,
     agent_settings: Any = None,
     train_env_steps: int | None = None,
@@ -70,6 +73,7 @@ def _record(
         "details": details or {},
         "learning_curve": learning_curve or [],
         "validation_history": validation_history or [],
+        "update_stats": update_stats or [],
         "chosen_update": chosen_update,
         "agent_settings": agent_settings,
         "train_env_steps": train_env_steps,
@@ -109,6 +113,17 @@ def run_budget(
         if callable(getattr(agent, "close", None)):
             agent.close()
     return _record(stopwatch, evaluations, learning_curve=list(curve), agent_settings=settings, train_env_steps=steps)
+
+
+class UpdateStats(Callback):
+    """Keeps what each RL update logs (return, KL, entropy, ...) with its update and env steps:
+    the points of the reward-KL frontier."""
+
+    def __init__(self) -> None:
+        self.points: list[dict[str, float]] = []
+
+    def on_update(self, agent: Any, stats: dict[str, float]) -> None:
+        self.points.append({"update": agent.update, "env_steps": agent.env_steps, **stats})
 
 
 def report_of(agent: Any, split: str, episodes: int | None) -> tuple[dict[str, float], dict[str, Any]]:
@@ -151,12 +166,13 @@ def run_sft_then_rl(
         with stopwatch.phase("eval"):
             for split in splits:
                 evaluations[split]["before"], details[split]["before"] = report_of(agent, split, episodes)
+        update_stats = UpdateStats()
         try:
             with stopwatch.phase("train"):
-                history = agent.learn()
+                history = agent.learn(callbacks=[update_stats])
         except DialogEnvsError as error:
-            return _record(stopwatch, evaluations, details=details, agent_settings=config.to_dict(),
-                           error=str(error), work_folder=str(work))
+            return _record(stopwatch, evaluations, details=details, update_stats=update_stats.points,
+                           agent_settings=config.to_dict(), error=str(error), work_folder=str(work))
         steps = getattr(agent, "env_steps", None)
     finally:
         agent.close()
@@ -170,5 +186,6 @@ def run_sft_then_rl(
     finally:
         chosen.close()
     shutil.rmtree(work, ignore_errors=True)
-    return _record(stopwatch, evaluations, details=details, validation_history=list(history), chosen_update=chosen_update,
+    return _record(stopwatch, evaluations, details=details, validation_history=list(history),
+                   update_stats=update_stats.points, chosen_update=chosen_update,
                    agent_settings=config.to_dict(), train_env_steps=None if steps is None else int(steps))

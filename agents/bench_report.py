@@ -237,10 +237,56 @@ def _plot(series: dict[str, dict[float, list[float]]], seeds: dict[str, int], ti
     plt.close(figure)
 
 
+FRONTIER_POINTS = 20
+"""How many points a reward-KL line has: each averages a window of consecutive RL updates."""
+
+
+def frontier_points(runs: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """Mean per-token KL to the reference and mean training return of ``runs`` (seeds of one
+    agent) through training: each point averages a window of updates, over the seeds."""
+    by_update: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for run in runs:
+        for point in run.get("update_stats", []):
+            if point.get("kl") is not None and point.get("return") is not None:
+                by_update[int(point["update"])].append((float(point["kl"]), float(point["return"])))
+    updates = sorted(by_update)
+    window = max(1, math.ceil(len(updates) / FRONTIER_POINTS))
+    kls, rewards = [], []
+    for start in range(0, len(updates), window):
+        pairs = [pair for update in updates[start:start + window] for pair in by_update[update]]
+        kls.append(math.fsum(kl for kl, _ in pairs) / len(pairs))
+        rewards.append(math.fsum(reward for _, reward in pairs) / len(pairs))
+    return kls, rewards
+
+
+def _plot_frontier(lines: dict[str, tuple[list[float], list[float]]], title: str, path: Path) -> None:
+    """Training reward against KL to the reference, one line per agent (Gao et al. 2022's picture)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    for agent, (kls, rewards) in lines.items():
+        line = axes.plot(kls, rewards, marker="o", markersize=3, label=agent)[0]
+        axes.annotate("end", (kls[-1], rewards[-1]), fontsize=7, color=line.get_color())
+    axes.legend(fontsize=8)
+    axes.set_title(title)
+    axes.set_xlabel("mean per-token KL to the reference policy")
+    axes.set_ylabel("training episode return")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def plot_curves(results: dict[str, Any], folder: Path) -> list[Path]:
     """Per env: ``<env>.png``, each agent's training return against env steps (``budget`` cells),
     and, when there are ``sft_then_rl`` cells, ``<env>_validation.png``, the validation metric
-    the agent selects on against RL updates. Mean over seeds ± one standard error."""
+    the agent selects on against RL updates, and when RL updates logged a KL, ``<env>_reward_kl.png``,
+    the training return against the KL to the reference through training. Mean over seeds ± one
+    standard error."""
     written = []
     for (env_id,), runs in _group(results["runs"], "env_id").items():
         finished = [run for run in runs if not run.get("error")]
@@ -265,6 +311,13 @@ def plot_curves(results: dict[str, Any], folder: Path) -> list[Path]:
         if validation:
             path = folder / f"{name}_validation.png"
             _plot(validation, seeds, env_id, "RL update", f"validation {', '.join(sorted(metrics))}", path)
+            written.append(path)
+        frontier = {f"{agent} ({len(group)} seeds)": frontier_points(group)
+                    for (agent,), group in _group(finished, "agent").items()}
+        frontier = {agent: points for agent, points in frontier.items() if points[0]}
+        if frontier:
+            path = folder / f"{name}_reward_kl.png"
+            _plot_frontier(frontier, f"{env_id}: reward against KL", path)
             written.append(path)
     return written
 

@@ -5,6 +5,7 @@ held-out splits; resume and the retry of a failed RL stage."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -112,7 +113,7 @@ def test_a_failed_rl_stage_keeps_the_sft_result_and_is_retried(tmp_path: Path, m
     learn = TokenPGAgent.learn
 
     def rl_fails(self, *args, **kwargs):
-        if not args and not kwargs:  # the RL stage; the warm start is learn(updates=0)
+        if not args and kwargs.get("updates") != 0:  # the RL stage; the warm start is learn(updates=0)
             raise DialogEnvsError("the RL stage broke")
         return learn(self, *args, **kwargs)
 
@@ -126,3 +127,27 @@ def test_a_failed_rl_stage_keeps_the_sft_result_and_is_retried(tmp_path: Path, m
     monkeypatch.setattr(TokenPGAgent, "learn", learn)
     again = bench(tmp_path, suite)
     assert again["runs_resumed"] == 0 and again["runs"][0]["error"] is None and "after" in again["runs"][0]["evaluations"]["test"]
+
+
+def test_rl_updates_are_kept_with_their_kl_and_drawn_as_a_reward_kl_frontier(tmp_path: Path) -> None:
+    with_kl = {**TOKEN_PG, "label": "kl-0.1", "config": {**TOKEN_PG["config"], "kl_coef": 0.1, "updates": 3}}
+    suite = {**SUITE, "eval_episodes": 8, "eval_splits": ["test"], "agents": [with_kl, TOKEN_PG]}
+    results = bench(tmp_path, suite)
+    stats = cells(results)["kl-0.1"]["update_stats"]
+    assert [point["update"] for point in stats] == [1, 2, 3]
+    assert all(math.isfinite(point["kl"]) and point["kl_coef"] > 0 and "return" in point for point in stats)
+    assert stats[0]["env_steps"] < stats[1]["env_steps"] < stats[2]["env_steps"]
+    assert all("kl" not in point for point in cells(results)["token-pg"]["update_stats"])  # no reference kept
+    check_png(tmp_path / "out" / "curves" / "NER-v0_reward_kl.png")
+    assert "curves/NER-v0_reward_kl.png" in results["curve_files"]
+
+
+def test_frontier_points_average_windows_of_updates_over_seeds() -> None:
+    from dialog_envs.agents.bench_report import FRONTIER_POINTS, frontier_points
+
+    runs = [{"update_stats": [{"update": u, "env_steps": u, "kl": 0.01 * u + seed, "return": float(u)} for u in range(1, 41)]}
+            for seed in (0, 1)]
+    kls, rewards = frontier_points(runs)
+    assert len(kls) == len(rewards) == FRONTIER_POINTS  # 40 updates in windows of 2
+    assert rewards[0] == pytest.approx(1.5) and kls[0] == pytest.approx(0.5 + 0.015)
+    assert frontier_points([{"update_stats": [{"update": 1, "env_steps": 8, "return": 1.0}]}]) == ([], [])
