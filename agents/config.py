@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -17,6 +17,38 @@ from dialog_envs.errors import DialogEnvsError
 
 Algorithm = Literal["reinforce", "ppo", "grpo", "rloo"]
 Schedule = Literal["constant", "linear", "cosine"]
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` has the type a config field declares (ints pass as floats, bools never
+    as numbers)."""
+    origin = get_origin(hint)
+    if origin is Literal:
+        return value in get_args(hint)
+    if origin is not None and origin not in (dict, list):  # a union such as ``float | None``
+        return any(_matches(value, option) for option in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or hint)
+
+
+def _type_name(hint: Any) -> str:
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(str, get_args(hint)))
+    if get_origin(hint) not in (None, dict, list):
+        return " or ".join(_type_name(option) for option in get_args(hint))
+    return {type(None): "null"}.get(hint, getattr(get_origin(hint) or hint, "__name__", str(hint)))
+
+
+def _is_number_text(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and float(value) == float(value)
+    except ValueError:
+        return False
 
 
 def _help(text: str, default: Any) -> Any:
@@ -121,11 +153,11 @@ class TokenPGConfig:
     progress: bool = _help("Show a progress bar with reward and tokens/s.", True)
 
     def __post_init__(self) -> None:
-        choices = {"algorithm": Algorithm.__args__, "policy": ("auto", "causal_lm", "tagger"),
-                   "lr_schedule": Schedule.__args__, "warm_start_lr_schedule": Schedule.__args__}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise DialogEnvsError(f"config field {name}={getattr(self, name)!r}; expected one of {', '.join(allowed)}")
+        for name, hint in get_type_hints(type(self)).items():
+            value = getattr(self, name)
+            if not _matches(value, hint):
+                yaml_note = " (YAML reads 1e-3 as text: write 1.0e-3 or 0.001)" if _is_number_text(value) else ""
+                raise DialogEnvsError(f"config field {name}={value!r}; expected {_type_name(hint)}{yaml_note}")
         if self.algorithm in ("grpo", "rloo") and (self.group_size < 2 or self.num_envs % self.group_size):
             raise DialogEnvsError(
                 f"{self.algorithm} needs group_size >= 2 dividing num_envs; got group_size={self.group_size}, "

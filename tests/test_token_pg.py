@@ -165,6 +165,20 @@ def test_bad_config_is_a_clear_error() -> None:
         TokenPGConfig(algorithm="a2c")
 
 
+@pytest.mark.parametrize(("values", "message"), [
+    ({"eval_episodes": None}, r"eval_episodes=None; expected int$"),
+    ({"num_envs": True}, r"num_envs=True; expected int$"),
+    ({"learning_rate": "1e-3"}, r"learning_rate='1e-3'; expected float \(YAML reads 1e-3 as text"),
+    ({"kl_target": "high"}, r"kl_target='high'; expected float or null$"),
+    ({"model_config": [1]}, r"model_config=\[1\]; expected dict$"),
+    ({"bf16": True}, r"bf16=True; expected one of auto, on, off$"),
+])
+def test_config_values_of_the_wrong_type_are_one_clear_line(values: dict, message: str) -> None:
+    with pytest.raises(DialogEnvsError, match=message):
+        TokenPGConfig.from_dict(values)
+    assert TokenPGConfig.from_dict({"learning_rate": 1, "kl_target": 0.05, "model": None}).learning_rate == 1
+
+
 def test_lora_policy_uses_its_disabled_adapter_as_the_kl_reference() -> None:
     pytest.importorskip("peft")
     config = TokenPGConfig(num_envs=4, updates=2, eval_every=0, lora_rank=4, kl_coef=0.1, learning_rate=1e-2, **QUIET)
