@@ -28,6 +28,7 @@ from dialog_envs.simuser.goals import Goal, read_multiwoz_goals, sample_goal_in_
 from dialog_envs.simuser.policy import PolicyConfig
 from dialog_envs.simuser.satisfaction import RewardKind, SatisfactionConfig
 from dialog_envs.simuser.schema import Schema, load_schema
+from dialog_envs.simuser.sgd import is_sgd_path, load_sgd, service_groups, sgd_goals
 from dialog_envs.simuser.understanding import RuleReader
 from dialog_envs.tokenization import train_tokenizer
 
@@ -375,6 +376,9 @@ class SimUserEnv(BatchOfOneEnv):
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
         self.schema, self.goal_pool = load_domain(data_path, split, goals, goal_file_split)
+        sgd = data_path is not None and is_sgd_path(data_path)
+        self.unseen_services = load_sgd(data_path, goal_file_split or split).unseen_services if sgd else frozenset()
+        """SGD services of this split that the training split lacks (their success is reported apart)."""
         if self.goal_pool == []:
             raise DialogEnvsError(f"the goal file has no goal of the {split!r} split; expected at least one")
         self.reward = reward if isinstance(reward, SatisfactionConfig) else SatisfactionConfig(reward=reward)
@@ -398,6 +402,14 @@ class SimUserEnv(BatchOfOneEnv):
                 "history_truncated": spaces.Box(0, 1, shape=(1,), dtype=np.int64),
             }
         )
+
+    def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """The mean of each episode's float metrics; on an SGD split with services the training
+        split lacks, also ``success_unseen_services`` and ``success_seen_services``."""
+        metrics = super().episode_metrics(final_infos)
+        if self.unseen_services:
+            metrics.update(service_groups(final_infos, self.unseen_services))
+        return metrics
 
     per_episode_attributes = frozenset(
         {"expert_action", "text_to_actions", "observation_text", "reply_text", "render", "reset", "step",
@@ -498,6 +510,8 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "train",
         return bundled_schema(), None
     if goal_file_split is not None:
         check_split(goal_file_split)
+    if is_sgd_path(data_path):
+        return sgd_goals(data_path, split, goals, goal_file_split)
     schema = _load_schema_cached(str(Path(data_path).resolve()))
     if goals == "sample":
         return schema, None

@@ -15,7 +15,8 @@ the corpus goals:
   know different entities. Nothing about a service comes from anywhere but its schema and the
   split's dialogues, so services never seen in training work as the others do.
 * **Entities** of a service are the ``service_results`` of its system frames, merged over the
-  split's dialogues (duplicates dropped). Every value the split's users state for a slot joins
+  split's dialogues (duplicates dropped; in a service whose entities have a name, results
+  without one, such as a calendar's free time slots, are left out). Every value the split's users state for a slot joins
   that slot's known values, so the rule reader can read it.
 * **Goals** come from each dialogue's user side, one domain goal per service in the order the
   services come up: the user's active intents, the constraints (the last ``INFORM`` value of each
@@ -42,14 +43,17 @@ from typing import Any
 
 from dialog_envs.data.splits import check_split
 from dialog_envs.errors import DataFormatError, DialogEnvsError
-from dialog_envs.simuser.goals import DomainGoal, Goal
+from dialog_envs.simuser.goals import DomainGoal, Goal, split_of
 from dialog_envs.simuser.schema import DONTCARE, Domain, Schema, Slot, normalise_name, normalise_value, read_sgd_schema
+from dialog_envs.simuser.understanding import BOOKING_CUE_RE, DONTCARE_RE, GOODBYE_RE, NO_MATCH_RE, THANKS_RE
 
 SPLIT_FOLDERS: dict[str, str] = {"train": "train", "validation": "dev", "test": "test"}
 """The folder of each split in the distributed corpus."""
 DIALOGUE_GLOB = "dialogues_*.json"
 NOT_NOUN_PHRASE = ("whether", "boolean", "flag", "if ", "is ", "does ", "indicat")
 MAX_PHRASE_WORDS = 7
+SENTENCE_MARKS = re.compile(r"(?<!\d)\.|\.(?!\d)|[!?;]")
+TEXT_CUES = (BOOKING_CUE_RE, DONTCARE_RE, GOODBYE_RE, NO_MATCH_RE, THANKS_RE)
 USER_OPENINGS = (
     "hi, i'd like to use the {keyword} service.",
     "hello, i need help from the {keyword} service.",
@@ -76,6 +80,21 @@ def is_sgd_path(data_path: str | PathLike[str]) -> bool:
 
 def _is_split_folder(path: Path) -> bool:
     return (path / "schema.json").is_file() and any(path.glob(DIALOGUE_GLOB))
+
+
+def sgd_goals(data_path: str | PathLike[str], split: str, goals: str = "auto",
+              goal_file_split: str | None = None) -> tuple[Schema, list[Goal] | None]:
+    """The schema and the corpus goals (None with ``goals="sample"``) of an SGD split, as
+    :func:`dialog_envs.envs.simuser.load_domain` returns them. With ``goal_file_split`` the goals
+    of that split's folder are read and those of ``split`` (80/10/10 by a CRC32 of the dialogue
+    id) kept."""
+    data = load_sgd(data_path, goal_file_split or split)
+    if goals == "sample":
+        return data.schema, None
+    pool = list(data.goals)
+    if goal_file_split is not None:
+        pool = [goal for goal in pool if split_of(goal.source) == split]
+    return data.schema, pool
 
 
 def split_folder(data_path: str | PathLike[str], split: str) -> Path:
@@ -129,7 +148,8 @@ def _read_split(folder: str) -> tuple[Schema, tuple[Goal, ...]]:
             if goal:
                 raw_goals.append((f"{dialogue_path.name}:{dialogue_id}", goal))
     for name, domain in domains.items():
-        domain.entities = [dict(entity) for entity in entities[name]]
+        domain.entities = [dict(entity) for entity in entities[name]
+                           if domain.entity_key is None or domain.entity_key in dict(entity)]
         domain.slots = {slot_name: _with_values(slot, values[name].get(slot_name, ()))
                         for slot_name, slot in domain.slots.items()}
     schema = Schema(domains=domains, source=str(path))
@@ -177,14 +197,16 @@ def _service_words(service_name: str) -> str:
 
 
 def _slot_phrases(domain: Domain, raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """Each slot's phrases: its description when that is a short noun phrase (and no other slot's),
-    then its name in words."""
+    """Each slot's phrases: its description when that is a short noun phrase, no other slot's, and
+    free of the words the reader takes as cues ("reservation" would read as a wish to book), then
+    its name in words."""
     raw_names = {normalise_name(s["name"], domain.name): s["name"] for s in raw["slots"]}
     described: dict[str, str] = {}
     for name, slot in domain.slots.items():
         text = " ".join(slot.description.lower().split(" (")[0].rstrip(". ").split())
         text = re.sub(r"^(the|a|an) ", "", text)
-        if text and not text.startswith(NOT_NOUN_PHRASE) and len(text.split()) <= MAX_PHRASE_WORDS:
+        if (text and not text.startswith(NOT_NOUN_PHRASE) and len(text.split()) <= MAX_PHRASE_WORDS
+                and not any(cue.search(text) for cue in TEXT_CUES)):
             described[name] = text
     counts: dict[str, int] = {}
     for text in described.values():
@@ -260,6 +282,13 @@ def _read_dialogue(turns: list[Any], domains: Mapping[str, Domain], path: Path, 
     return list(goals.values())
 
 
+def sgd_value(value: str) -> str:
+    """A value as the simulator and its reader see it: lower case, single spaces, and without the
+    marks that end a sentence (``"Washington D.C."`` -> ``"washington dc"``; ``"2.5"`` keeps its
+    point), so that the reader never splits a value in two."""
+    return normalise_value(SENTENCE_MARKS.sub("", value))
+
+
 def _actions(actions: list[Any], domain: Domain, path: Path, where: str) -> list[tuple[str, str, str | None]]:
     """``(act, slot, value)`` of a frame's actions on the domain's slots (value: the first
     canonical value, else the first value, normalised; None without one)."""
@@ -276,7 +305,7 @@ def _actions(actions: list[Any], domain: Domain, path: Path, where: str) -> list
         value = found[0] if found else None
         if value is not None:
             _expect(value, str, path, f"{awhere}.values[0]", "a string")
-            value = normalise_value(value)
+            value = sgd_value(value)
         result.append((act, slot, value))
     return result
 
@@ -292,13 +321,16 @@ def _read_results(frame: Mapping[str, Any], domain: Domain, path: Path, where: s
         for key, value in result.items():
             _expect(value, str, path, f"{rwhere}.{key}", "a string value")
             name = normalise_name(key, domain.name)
-            if name in domain.slots and normalise_value(value):
-                entity.append((name, normalise_value(value)))
+            if name in domain.slots and sgd_value(value):
+                entity.append((name, sgd_value(value)))
         if entity:
             known.setdefault(tuple(entity), None)
 
 
 def _domain_goal(goal: _ServiceGoal, domain: Domain) -> DomainGoal:
+    """The domain goal of what a user did in a service. Without requests or a booking the user
+    wants an entity named; where entities have no name (a weather report, a flight) it asks for
+    what the system offered, else for the first slot a matching entity has."""
     transactional = {intent.name for intent in domain.intents if intent.transactional}
     wants_transaction = any(intent in transactional for intent in goal.intents)
     constraints = {s: v for s, v in goal.informs.items() if v != DONTCARE and domain.slots[s].informable}
@@ -307,6 +339,11 @@ def _domain_goal(goal: _ServiceGoal, domain: Domain) -> DomainGoal:
     requests = [s for s in goal.requests if domain.slots[s].requestable and s not in constraints]
     if not requests and not booking and domain.entity_key is None:
         requests = [s for s in goal.offered if domain.slots[s].requestable and s not in constraints]
+        matches = domain.query(constraints)
+        if not requests and matches:
+            entity = domain.entities[matches[0]]
+            requests = [s for s, slot in domain.slots.items() if slot.requestable and s in entity
+                        and s not in constraints][:1]
     return DomainGoal(domain=domain.name, constraints=constraints, requests=tuple(requests), booking=booking,
                       intents=tuple(goal.intents))
 
