@@ -176,7 +176,8 @@ def test_schema_slots_phrases_and_entities(sgd_root: Path) -> None:
     assert domain.slots["city"].synonyms == ("city where the restaurant is located", "city")
     assert domain.slots["haslivemusic"].synonyms == ("has live music",)  # "whether ..." is no noun phrase
     names = [entity["restaurantname"] for entity in domain.entities]
-    assert names == ["pizza roma", "pasta bar", "pizza roma", "bangkok house"]  # merged, duplicates dropped
+    assert names == ["pizza roma", "pasta bar", "bangkok house", "pizza roma"]  # merged, duplicates dropped
+    assert len(domain.entities[-1]) == 4  # the reservation's result: fewer slots, last
     assert domain.entities[0] == {"restaurantname": "pizza roma", "city": "san jose", "cuisine": "italian",
                                   "haslivemusic": "false", "phonenumber": "408-555-0101"}
     assert "18:30" in domain.slots["time"].values  # what users say becomes readable

@@ -16,7 +16,9 @@ the corpus goals:
   split's dialogues, so services never seen in training work as the others do.
 * **Entities** of a service are the ``service_results`` of its system frames, merged over the
   split's dialogues (duplicates dropped; in a service whose entities have a name, results
-  without one, such as a calendar's free time slots, are left out). Every value the split's users state for a slot joins
+  without one, such as a calendar's free time slots, are left out). Entities with more slots
+  come first, so that the first match of a query has every slot a goal may ask about (a round
+  trip's return flight, which a one-way result lacks). Every value the split's users state for a slot joins
   that slot's known values, so the rule reader can read it.
 * **Goals** come from each dialogue's user side, one domain goal per service in the order the
   services come up: the user's active intents, the constraints (the last ``INFORM`` value of each
@@ -148,8 +150,8 @@ def _read_split(folder: str) -> tuple[Schema, tuple[Goal, ...]]:
             if goal:
                 raw_goals.append((f"{dialogue_path.name}:{dialogue_id}", goal))
     for name, domain in domains.items():
-        domain.entities = [dict(entity) for entity in entities[name]
-                           if domain.entity_key is None or domain.entity_key in dict(entity)]
+        found = [dict(entity) for entity in entities[name] if domain.entity_key is None or domain.entity_key in dict(entity)]
+        domain.entities = sorted(found, key=len, reverse=True)
         domain.slots = {slot_name: _with_values(slot, values[name].get(slot_name, ()))
                         for slot_name, slot in domain.slots.items()}
     schema = Schema(domains=domains, source=str(path))
