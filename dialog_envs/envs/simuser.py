@@ -229,7 +229,8 @@ class SimUserEnv(BatchOfOneEnv):
     the conversation. The user is agenda-based (Schatzmann style, like ConvLab's rule user): see
     ``docs/envs/simuser.md``. The default domain is the project's own online-shop customer
     service (orders and deliveries, returns, store opening hours), generated in code;
-    ``data_path`` switches to a MultiWOZ-style folder (schema, databases and corpus goals).
+    ``data_path`` switches to a MultiWOZ-style folder (schema, databases and corpus goals) or to
+    the Schema-Guided Dialogue corpus.
 
     ## Action Space
 
@@ -284,10 +285,14 @@ class SimUserEnv(BatchOfOneEnv):
 
     ## Arguments
 
-    * ``data_path``: None (bundled shop domain) or a MultiWOZ-style folder: ``schema*.json``
+    * ``data_path``: None (bundled shop domain), a MultiWOZ-style folder: ``schema*.json``
       (Schema-Guided-Dialogue / MultiWOZ 2.2 format), ``db/<domain>_db.json``, and optionally
-      ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals.
-    * ``split``: which goal file to use (default ``"train"``; ``"validation"`` reads ``val.json``). With sampled
+      ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals; or the
+      Schema-Guided Dialogue corpus as distributed, its root (``train/``, ``dev/``, ``test/``) or
+      one split's folder (:mod:`dialog_envs.simuser.sgd`: entities from ``service_results``,
+      goals from the user's acts).
+    * ``split``: which goal file to use (default ``"train"``; ``"validation"`` reads ``val.json``;
+      on an SGD root, which folder: ``train/``, ``dev/`` or ``test/``). With sampled
       goals (the bundled domain), which part of the goal space: each goal belongs to train,
       validation or test (80/10/10) by a CRC32 of what it asks for, so the splits share no goal.
     * ``goals``: ``"auto"`` (corpus goals when the split's file exists, else sampled),
