@@ -4,6 +4,7 @@ from the user's acts, unseen services, bad files; and the real train/dev subsets
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,8 @@ def dev_dialogues() -> list[dict[str, Any]]:
                results=[{"city": "Fremont", "temperature": "68"}]),
     ]
     weather = [
+        user("Restaurants_9", act("THANK_YOU")),  # a service the user wants nothing from: no goal part
+        system("Restaurants_9", act("GOODBYE")),
         user("Weather_9", act("INFORM", "city", "Washington D.C."), intent="GetWeather"),
         system("Weather_9", act("OFFER", "temperature", "55"), method="GetWeather",
                results=[{"city": "Washington D.C.", "temperature": "55"}]),
@@ -208,6 +211,7 @@ def test_validation_split_reads_dev_and_names_unseen_services(sgd_root: Path) ->
     weather = first.domains[1]
     assert weather.constraints == {"city": "fremont"}
     assert weather.requests == ("temperature",)  # nameless entities: what the system offered
+    assert [part.domain for part in second.domains] == ["weather_9"]
     assert second.domains[0].constraints == {"city": "washington dc"}  # no mark that ends a sentence
     assert sgd_value("2.5 Stars!") == "2.5 stars"
     assert load_sgd(sgd_root / "dev", "train").schema.domains.keys() == data.schema.domains.keys()  # a split's folder
@@ -271,6 +275,14 @@ def test_bad_dialogue_files_name_file_and_field(sgd_root: Path, edit: Any, field
     message = str(caught.value)
     assert message.startswith(f"{path}: field {field!r}: ") and "expected" in message
     assert "\n" not in message and caught.value.field == field
+
+
+def test_an_edited_file_is_read_again(sgd_root: Path) -> None:
+    assert len(load_sgd(sgd_root, "train").goals) == 2
+    path = sgd_root / "train" / "dialogues_001.json"
+    write_json(path, train_dialogues()[:1])
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert len(load_sgd(sgd_root, "train").goals) == 1
 
 
 def test_bad_json_and_bad_schema_are_one_line(sgd_root: Path) -> None:

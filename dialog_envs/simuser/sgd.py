@@ -21,7 +21,7 @@ the corpus goals:
   trip's return flight, which a one-way result lacks). Every value the split's users state for a slot joins
   that slot's known values, so the rule reader can read it.
 * **Goals** come from each dialogue's user side, one domain goal per service in the order the
-  services come up: the user's active intents, the constraints (the last ``INFORM`` value of each
+  services come up (a service where the user states no intent, value or request has none): the user's active intents, the constraints (the last ``INFORM`` value of each
   informable slot, ``canonical_values`` first as they are the values ``service_results`` hold;
   ``dontcare`` dropped), the requested slots (``REQUEST`` acts), and -- when an intent is
   transactional -- the booking details the user stated. A goal with neither requests nor a
@@ -116,7 +116,7 @@ def split_folder(data_path: str | PathLike[str], split: str) -> Path:
 
 
 def load_sgd(data_path: str | PathLike[str], split: str = "train") -> SGDSplit:
-    """Read one split of SGD (see the module docstring); cached per folder.
+    """Read one split of SGD (see the module docstring); cached per folder and file times.
 
     Raises:
         DialogEnvsError: the split's folder is missing.
@@ -125,7 +125,8 @@ def load_sgd(data_path: str | PathLike[str], split: str = "train") -> SGDSplit:
     folder = split_folder(data_path, split).resolve()
     training = folder.parent / SPLIT_FOLDERS["train"]
     unseen: frozenset[str] = frozenset()
-    schema, goals = _read_split(str(folder))
+    stamp = tuple((path.name, path.stat().st_mtime_ns) for path in sorted(folder.glob("*.json")))
+    schema, goals = _read_split(str(folder), stamp)
     if training != folder and (training / "schema.json").is_file():
         known = {domain.name for domain, _ in read_sgd_schema(training / "schema.json")}
         unseen = frozenset(name for name in schema.domains if name not in known)
@@ -133,7 +134,9 @@ def load_sgd(data_path: str | PathLike[str], split: str = "train") -> SGDSplit:
 
 
 @lru_cache(maxsize=4)
-def _read_split(folder: str) -> tuple[Schema, tuple[Goal, ...]]:
+def _read_split(folder: str, stamp: tuple[tuple[str, int], ...]) -> tuple[Schema, tuple[Goal, ...]]:
+    """The schema and goals of one split's folder (``stamp``: its files' names and modification
+    times, so that an edited file is read again)."""
     path = Path(folder)
     services = read_sgd_schema(path / "schema.json")
     domains = {domain.name: _sgd_domain(domain, raw) for domain, raw in services}
@@ -281,7 +284,7 @@ def _read_dialogue(turns: list[Any], domains: Mapping[str, Domain], path: Path, 
                         values[service].setdefault(slot, []).append(value)
                 elif act == "REQUEST" and slot not in goal.requests:
                     goal.requests.append(slot)
-    return list(goals.values())
+    return [goal for goal in goals.values() if goal.intents or goal.informs or goal.requests]
 
 
 def sgd_value(value: str) -> str:
