@@ -9,23 +9,25 @@ the corpus goals:
   :func:`~dialog_envs.simuser.schema.read_sgd_schema`; names lower-cased, ``restaurants_2``).
   Slots named in an intent are informable; slots that only a transactional intent takes (the
   reservation's time, the new alarm's name; every slot of a service that only has transactional
-  intents, such as a ride) are *booking* slots, the details of the service's transaction. A slot's phrase in text is its description ("time of the alarm") when that is a
-  short noun phrase, else its name in words ("has seating outdoors"). The user names a service
-  by its name in words ("restaurants 2"), since sibling services (``Flights_1``, ``Flights_2``)
-  know different entities. Nothing about a service comes from anywhere but its schema and the
-  split's dialogues, so services never seen in training work as the others do.
+  intents, such as a ride) are *booking* slots, the details of the service's transaction. A
+  slot's phrase in text is its description ("time of the alarm") when that is a short noun
+  phrase, else its name in words ("has seating outdoors"). The user names a service by its name
+  in words ("restaurants 2"), since sibling services (``Flights_1``, ``Flights_2``) know
+  different entities. Nothing about a service comes from anywhere but its schema and the split's
+  dialogues, so services never seen in training work as the others do.
 * **Entities** of a service are the ``service_results`` of its system frames, merged over the
   split's dialogues (duplicates dropped; in a service whose entities have a name, results
   without one, such as a calendar's free time slots, are left out). Entities with more slots
   come first, so that the first match of a query has every slot a goal may ask about (a round
-  trip's return flight, which a one-way result lacks). Every value the split's users state for a slot joins
-  that slot's known values, so the rule reader can read it.
+  trip's return flight, which a one-way result lacks). Every value the split's users state for
+  a slot joins that slot's known values, so the rule reader can read it.
 * **Goals** come from each dialogue's user side, one domain goal per service in the order the
-  services come up (a service where the user states no intent, value or request has none): the user's active intents, the constraints (the last ``INFORM`` value of each
-  informable slot, ``canonical_values`` first as they are the values ``service_results`` hold;
-  ``dontcare`` dropped), the requested slots (``REQUEST`` acts), and -- when an intent is
-  transactional -- the booking details the user stated. A goal with neither requests nor a
-  booking in a service whose entities have no name asks for the slots the system offered.
+  services come up (a service where the user states no intent, value or request has none): the
+  user's active intents, the constraints (the last ``INFORM`` value of each informable slot,
+  ``canonical_values`` first as they are the values ``service_results`` hold; ``dontcare``
+  dropped), the requested slots (``REQUEST`` acts), and -- when an intent is transactional --
+  the booking details the user stated. A goal with neither requests nor a booking in a service
+  whose entities have no name asks for the slots the system offered.
 
 ``data_path`` may be the root (``split`` picks ``train``, ``dev`` for ``"validation"``, or
 ``test``) or one split's folder.
@@ -53,9 +55,14 @@ SPLIT_FOLDERS: dict[str, str] = {"train": "train", "validation": "dev", "test": 
 """The folder of each split in the distributed corpus."""
 DIALOGUE_GLOB = "dialogues_*.json"
 NOT_NOUN_PHRASE = ("whether", "boolean", "flag", "if ", "is ", "does ", "indicat")
+"""How descriptions that are no noun phrase start ("Whether the restaurant has live music")."""
 MAX_PHRASE_WORDS = 7
+"""A longer description is no slot phrase; the slot's name in words is."""
 SENTENCE_MARKS = re.compile(r"(?<!\d)\.|\.(?!\d)|[!?;]")
+"""Marks where the reader ends a sentence (a point between digits is none)."""
 TEXT_CUES = (BOOKING_CUE_RE, DONTCARE_RE, GOODBYE_RE, NO_MATCH_RE, THANKS_RE)
+"""What the reader takes as a wish to book, "don't care", a goodbye, "nothing matches" or thanks:
+no slot phrase may hold one."""
 USER_OPENINGS = (
     "hi, i'd like to use the {keyword} service.",
     "hello, i need help from the {keyword} service.",
@@ -153,8 +160,9 @@ def _read_split(folder: str, stamp: tuple[tuple[str, int], ...]) -> tuple[Schema
             if goal:
                 raw_goals.append((f"{dialogue_path.name}:{dialogue_id}", goal))
     for name, domain in domains.items():
-        found = [dict(entity) for entity in entities[name] if domain.entity_key is None or domain.entity_key in dict(entity)]
-        domain.entities = sorted(found, key=len, reverse=True)
+        found = [dict(entity) for entity in entities[name]]
+        named = [entity for entity in found if domain.entity_key is None or domain.entity_key in entity]
+        domain.entities = sorted(named, key=len, reverse=True)
         domain.slots = {slot_name: _with_values(slot, values[name].get(slot_name, ()))
                         for slot_name, slot in domain.slots.items()}
     schema = Schema(domains=domains, source=str(path))
@@ -173,7 +181,7 @@ def _sgd_domain(domain: Domain, raw: Mapping[str, Any]) -> Domain:
     the service name as its keyword."""
     searching = [intent for intent in domain.intents if not intent.transactional]
     search_slots = {s for intent in searching for s in intent.required_slots + intent.optional_slots}
-    search_results = {normalise_name(s) for intent in raw.get("intents", []) if not intent.get("is_transactional")
+    search_results = {normalise_name(s, domain.name) for intent in raw.get("intents", []) if not intent.get("is_transactional")
                       for s in intent.get("result_slots", []) if isinstance(s, str)}
     transaction_slots = {s for intent in domain.intents if intent.transactional
                          for s in intent.required_slots + intent.optional_slots}
