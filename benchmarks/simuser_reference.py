@@ -2,7 +2,9 @@
 
 Runs ``--episodes`` seeded conversations (episode ``i`` uses ``numpy.random.default_rng(seed + i)``
 for the user) on the bundled shop domain and, when the folder exists, on MultiWOZ 2.1 goals with
-the MultiWOZ 2.2 schema and databases (``../shared/data/multiwoz21``), through the text-level core
+the MultiWOZ 2.2 schema and databases (``../shared/data/multiwoz21``), and on every goal of the
+Schema-Guided Dialogue dev subset once (``../shared/data/sgd``, success on the services the
+training split lacks reported apart), through the text-level core
 (:class:`~dialog_envs.simuser.conversation.Conversation`) with the env's default settings
 (``max_turns=10``, ``patience=5``). The random agent replies with 1-20 words drawn uniformly from
 the words the simulator and the reference agent use in that domain (so it is a fair "babbling"
@@ -33,10 +35,14 @@ sys.path.insert(0, str(ROOT))
 from dialog_envs.simuser.reference_agent import ReferenceAgent, run_episode  # noqa: E402
 from dialog_envs.envs.simuser import load_domain, simulated_texts  # noqa: E402
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser  # noqa: E402
+from dialog_envs.simuser.goals import Goal  # noqa: E402
 from dialog_envs.simuser.policy import PolicyConfig  # noqa: E402
-from dialog_envs.simuser.understanding import tokenize  # noqa: E402
+from dialog_envs.simuser.schema import Schema  # noqa: E402
+from dialog_envs.simuser.sgd import load_sgd  # noqa: E402
+from dialog_envs.simuser.understanding import RuleReader, tokenize  # noqa: E402
 
 MULTIWOZ = ROOT.parent / "shared" / "data" / "multiwoz21"
+SGD = ROOT.parent / "shared" / "data" / "sgd"
 MAX_TURNS = 10
 PATIENCE = 5
 
@@ -57,7 +63,12 @@ class RandomWordsAgent:
 
 
 def evaluate(conversation: Conversation, agent: Any, episodes: int, seed: int) -> dict[str, Any]:
-    infos = [run_episode(conversation, agent, np.random.default_rng(seed + i)) for i in range(episodes)]
+    return summarise([run_episode(conversation, agent, np.random.default_rng(seed + i)) for i in range(episodes)])
+
+
+def summarise(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success, turns, return, satisfaction and inform scores of finished conversations."""
+    episodes = len(infos)
     success = np.array([info["success"] for info in infos], dtype=float)
     ends: dict[str, int] = {}
     for info in infos:
@@ -96,6 +107,39 @@ def benchmark_domain(name: str, data_path: str | None, episodes: int, seed: int)
     }
 
 
+def play_every_goal(schema: Schema, goals: list[Goal], agent: Any, seed: int) -> list[dict[str, Any]]:
+    """``agent``'s conversation on every goal once (goal ``i`` with ``default_rng(seed + i)``)."""
+    reader = RuleReader(schema)
+    policy = PolicyConfig(patience=PATIENCE)
+    return [run_episode(Conversation(SimulatedUser(schema, [goal], reader=reader, policy=policy), max_turns=MAX_TURNS),
+                        agent, np.random.default_rng(seed + i)) for i, goal in enumerate(goals)]
+
+
+def benchmark_sgd(seed: int) -> dict[str, Any]:
+    """Every goal of the SGD dev subset once, overall and grouped by whether a goal touches a
+    service the training split lacks."""
+    data = load_sgd(SGD, "validation")
+    goals = list(data.goals)
+    words = sorted({w for text in simulated_texts(data.schema, goals, episodes=100, seed=10_000) for w in tokenize(text)})
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "domain": "SGD dev subset, every goal once",
+        "data_path": "../shared/data/sgd",
+        "goals": f"{len(goals)} corpus goals",
+        "unseen_services": sorted(data.unseen_services),
+    }
+    for label, agent in (("reference_agent", ReferenceAgent(data.schema)), ("random_agent", RandomWordsAgent(words, seed))):
+        infos = play_every_goal(data.schema, goals, agent, seed)
+        unseen = [any(part["domain"] in data.unseen_services for part in info["goal"]["domains"]) for info in infos]
+        result[label] = {
+            **summarise(infos),
+            "unseen_services": summarise([info for info, new in zip(infos, unseen) if new]),
+            "seen_services": summarise([info for info, new in zip(infos, unseen) if not new]),
+        }
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=500)
@@ -108,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                                         str(MULTIWOZ), args.episodes, args.seed))
     else:
         print(f"{MULTIWOZ} is absent: MultiWOZ skipped", file=sys.stderr)
+    if SGD.is_dir():
+        results.append(benchmark_sgd(args.seed))
+    else:
+        print(f"{SGD} is absent: SGD skipped", file=sys.stderr)
     report = {
         "command": "python -m benchmarks.simuser_reference" + ("" if args.episodes == 500 else f" --episodes {args.episodes}"),
         "settings": {"max_turns": MAX_TURNS, "patience": PATIENCE, "seed": args.seed,
@@ -121,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         ref, rnd = result["reference_agent"], result["random_agent"]
         print(f"{result['domain']}: reference success {ref['success_rate']:.3f}, random success "
               f"{rnd['success_rate']:.3f} ({ref['episodes']} episodes each)")
+        if "unseen_services" in ref:
+            print(f"  on goals with services the training split lacks: reference success "
+                  f"{ref['unseen_services']['success_rate']:.3f}, random success "
+                  f"{rnd['unseen_services']['success_rate']:.3f} ({ref['unseen_services']['episodes']} goals)")
     print(f"wrote {args.output}")
     return 0
 

@@ -28,6 +28,7 @@ from dialog_envs.simuser.goals import Goal, read_multiwoz_goals, sample_goal_in_
 from dialog_envs.simuser.policy import PolicyConfig
 from dialog_envs.simuser.satisfaction import RewardKind, SatisfactionConfig
 from dialog_envs.simuser.schema import Schema, load_schema
+from dialog_envs.simuser.sgd import is_sgd_path, load_sgd, service_groups, sgd_goals
 from dialog_envs.simuser.understanding import RuleReader
 from dialog_envs.tokenization import train_tokenizer
 
@@ -228,7 +229,8 @@ class SimUserEnv(BatchOfOneEnv):
     the conversation. The user is agenda-based (Schatzmann style, like ConvLab's rule user): see
     ``docs/envs/simuser.md``. The default domain is the project's own online-shop customer
     service (orders and deliveries, returns, store opening hours), generated in code;
-    ``data_path`` switches to a MultiWOZ-style folder (schema, databases and corpus goals).
+    ``data_path`` switches to a MultiWOZ-style folder (schema, databases and corpus goals) or to
+    the Schema-Guided Dialogue corpus.
 
     ## Action Space
 
@@ -283,10 +285,14 @@ class SimUserEnv(BatchOfOneEnv):
 
     ## Arguments
 
-    * ``data_path``: None (bundled shop domain) or a MultiWOZ-style folder: ``schema*.json``
+    * ``data_path``: None (bundled shop domain), a MultiWOZ-style folder: ``schema*.json``
       (Schema-Guided-Dialogue / MultiWOZ 2.2 format), ``db/<domain>_db.json``, and optionally
-      ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals.
-    * ``split``: which goal file to use (default ``"train"``; ``"validation"`` reads ``val.json``). With sampled
+      ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals; or the
+      Schema-Guided Dialogue corpus as distributed, its root (``train/``, ``dev/``, ``test/``) or
+      one split's folder (:mod:`dialog_envs.simuser.sgd`: entities from ``service_results``,
+      goals from the user's acts).
+    * ``split``: which goal file to use (default ``"train"``; ``"validation"`` reads ``val.json``;
+      on an SGD root, which folder: ``train/``, ``dev/`` or ``test/``). With sampled
       goals (the bundled domain), which part of the goal space: each goal belongs to train,
       validation or test (80/10/10) by a CRC32 of what it asks for, so the splits share no goal.
     * ``goals``: ``"auto"`` (corpus goals when the split's file exists, else sampled),
@@ -375,6 +381,9 @@ class SimUserEnv(BatchOfOneEnv):
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
         self.schema, self.goal_pool = load_domain(data_path, split, goals, goal_file_split)
+        sgd = data_path is not None and is_sgd_path(data_path)
+        self.unseen_services = load_sgd(data_path, goal_file_split or split).unseen_services if sgd else frozenset()
+        """SGD services of this split that the training split lacks (their success is reported apart)."""
         if self.goal_pool == []:
             raise DialogEnvsError(f"the goal file has no goal of the {split!r} split; expected at least one")
         self.reward = reward if isinstance(reward, SatisfactionConfig) else SatisfactionConfig(reward=reward)
@@ -398,6 +407,14 @@ class SimUserEnv(BatchOfOneEnv):
                 "history_truncated": spaces.Box(0, 1, shape=(1,), dtype=np.int64),
             }
         )
+
+    def episode_metrics(self, final_infos: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """The mean of each episode's float metrics; on an SGD split with services the training
+        split lacks, also ``success_unseen_services`` and ``success_seen_services``."""
+        metrics = super().episode_metrics(final_infos)
+        if self.unseen_services:
+            metrics.update(service_groups(final_infos, self.unseen_services))
+        return metrics
 
     per_episode_attributes = frozenset(
         {"expert_action", "text_to_actions", "observation_text", "reply_text", "render", "reset", "step",
@@ -498,6 +515,8 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "train",
         return bundled_schema(), None
     if goal_file_split is not None:
         check_split(goal_file_split)
+    if is_sgd_path(data_path):
+        return sgd_goals(data_path, split, goals, goal_file_split)
     schema = _load_schema_cached(str(Path(data_path).resolve()))
     if goals == "sample":
         return schema, None

@@ -6,6 +6,7 @@ One job per module:
   MultiWOZ 2.2 schema files and JSON databases;
 * :mod:`~dialog_envs.simuser.domain` -- the project's own online-shop domain, generated in code;
 * :mod:`~dialog_envs.simuser.goals` -- user goals, sampled or read from MultiWOZ;
+* :mod:`~dialog_envs.simuser.sgd` -- the Schema-Guided Dialogue corpus as domains, entities and goals;
 * :mod:`~dialog_envs.simuser.understanding` -- a rule-based reader of free text (replaceable);
 * :mod:`~dialog_envs.simuser.policy` -- the agenda policy with patience;
 * :mod:`~dialog_envs.simuser.language` -- template realisation of user acts (replaceable);

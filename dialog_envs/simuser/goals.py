@@ -46,11 +46,16 @@ class DomainGoal:
     """Slots the user wants to be told."""
     booking: dict[str, str] = field(default_factory=dict)
     """Booking slot -> value; empty when the user wants no transaction."""
+    intents: tuple[str, ...] = ()
+    """The user's intents in this domain, in order, where the corpus names them (SGD)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy (used in ``info["goal"]``)."""
-        return {"domain": self.domain, "constraints": dict(self.constraints),
-                "requests": list(self.requests), "booking": dict(self.booking)}
+        """A JSON-ready copy (used in ``info["goal"]``; ``intents`` only when there are some)."""
+        result: dict[str, Any] = {"domain": self.domain, "constraints": dict(self.constraints),
+                                  "requests": list(self.requests), "booking": dict(self.booking)}
+        if self.intents:
+            result["intents"] = list(self.intents)
+        return result
 
 
 @dataclass(frozen=True)

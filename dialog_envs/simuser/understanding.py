@@ -35,6 +35,16 @@ QUESTION_STARTS = (
     "is", "are", "may", "please tell", "tell me", "let me know", "please provide", "please give",
 )
 GENERIC_WEAK_VALUES = frozenset({"yes", "no", "free", "none", "dontcare"})
+PLAIN_WORDS = frozenset({
+    "a", "about", "all", "also", "an", "and", "any", "anything", "ask", "be", "book", "bye", "can", "care",
+    "could", "done", "else", "find", "for", "found", "give", "go", "goodbye", "great", "hello", "help", "hi",
+    "i", "it", "know", "like", "made", "make", "match", "me", "mind", "more", "my", "name", "need", "next",
+    "not", "of", "ok", "on", "one", "options", "perfect", "please", "right", "said", "sorry", "still", "sure",
+    "tell", "thank", "thanks", "that", "the", "there", "this", "to", "up", "want", "what", "which", "with",
+    "you", "your",
+})
+"""Everyday words of the simulator's and the reference agent's sentences: a value that is one of
+them (a song called "Help") is weak, so "can you help me" names no song."""
 GOODBYE_RE = re.compile(r"\b(good ?bye|bye|see you|have a (?:nice|good|great|lovely) (?:day|evening|trip))\b")
 THANKS_RE = re.compile(r"\b(thanks|thank you|cheers)\b")
 NO_MATCH_RE = re.compile(
@@ -136,7 +146,7 @@ class Lexicon:
         weak = set()
         keywords = {normalise_value(k) for k in domain.keywords}
         for value, slots in slots_of_value.items():
-            if (len(slots) > 1 or value in GENERIC_WEAK_VALUES or value in keywords
+            if (len(slots) > 1 or value in GENERIC_WEAK_VALUES or value in PLAIN_WORDS or value in keywords
                     or (value.isdigit() and len(value) <= 2)):
                 weak.update((s, value) for s in slots)
         pattern_slots: dict[str, list[str]] = {}
