@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Mapping, Hashable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -273,7 +273,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
     def __init__(
         self,
         *,
-        data_path: str | PathLike[str] | None = None,
+        data_path: str | PathLike[str] | Mapping[str, Any] | Any | None = None,
         split: str = "train",
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
         tokenizer_vocab_size: int = 2000,

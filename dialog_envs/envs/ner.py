@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Literal
@@ -349,7 +349,7 @@ class NEREnv(BatchOfOneEnv):
 
     def __init__(
         self,
-        data_path: str | os.PathLike[str] | None = None,
+        data_path: str | os.PathLike[str] | Mapping[str, Any] | Any | None = None,
         split: str = "train",
         reward: NERReward = "token",
         tokenizer: str | os.PathLike[str] | PreTrainedTokenizerBase | None = None,

@@ -7,7 +7,7 @@ episodes with array operations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
 
@@ -238,7 +238,7 @@ class SentimentEnv(BatchOfOneEnv):
 
     def __init__(
         self,
-        data_path: str | PathLike[str] | None = None,
+        data_path: str | PathLike[str] | Mapping[str, Any] | Any | None = None,
         split: str = "train",
         *,
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
