@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "list": "list_envs",
     "play": "play",
     "eval-ner": "eval_ner",
+    "predict": "predict",
     "train": "train",
     "evaluate": "evaluate",
     "rate": "rate",

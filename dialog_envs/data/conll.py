@@ -42,7 +42,7 @@ class TaggedSentence:
     tags: tuple[str, ...]
 
 
-def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[TaggedSentence]:
+def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto", tag_column: int = -1) -> list[TaggedSentence]:
     """Read a CoNLL-style NER file into sentences with IOB2 tags.
 
     Args:
@@ -50,6 +50,8 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[Ta
         scheme: the file's tagging scheme; ``"auto"`` treats ``E-``/``S-`` tags as BIOES and
             everything else as IOB1/IOB2 (the two normalise the same way: an ``I-X`` that does not
             continue an ``X`` entity starts one).
+        tag_column: the column of the tags counted from the end: ``-1`` (the last, default), or
+            ``-2`` for the gold tags of a ``conlleval`` file (word ... gold predicted).
 
     Raises:
         DataFormatError: empty file, bytes that are not UTF-8, a line whose column count differs
@@ -78,9 +80,10 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[Ta
             close_sentence()
             continue
         if n_columns is None:
-            if len(columns) < 2:
+            if len(columns) < 1 - tag_column:
+                wanted = "a tag" if tag_column == -1 else f"{-tag_column} tag columns"
                 raise DataFormatError(
-                    path, f"found {len(columns)} column; expected a token and a tag at least", line=number
+                    path, f"found {len(columns)} column(s); expected a token and {wanted} at least", line=number
                 )
             n_columns = len(columns)
         if len(columns) != n_columns:
@@ -90,14 +93,14 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[Ta
                 f"(token first, NER tag last, separated by spaces or tabs)",
                 line=number,
             )
-        tag = columns[-1]
+        tag = columns[tag_column]
         if not _TAG_PATTERN.match(tag):
             raise DataFormatError(
                 path,
                 f"tag {tag!r} is not a valid entity tag; expected 'O' or B-/I-/E-/S- followed by a type "
                 f"such as 'B-PER'",
                 line=number,
-                field="tag (last column)",
+                field="tag (last column)" if tag_column == -1 else f"tag (column {tag_column})",
             )
         if scheme in ("IOB1", "IOB2") and tag[0] in "ES":
             raise DataFormatError(
