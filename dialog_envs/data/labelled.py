@@ -320,14 +320,10 @@ def read_labelled_split(
     data_path: str | PathLike[str] | Mapping[str, Any] | Any,
     split: str,
     *,
-    format: LabelledFormat = "auto",
-    text_field: str = "text",
-    label_field: str = "label",
-    delimiter: str | None = None,
-    encoding: str = "utf-8",
     split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
     split_seed: int = DEFAULT_SPLIT_SEED,
     phrasebank_agreement: str = "AllAgree",
+    **reader_options: Any,
 ) -> list[LabelledText]:
     """Read one split of a labelled corpus.
 
@@ -335,11 +331,12 @@ def read_labelled_split(
     (``train.txt``/``.csv``/``.tsv``/``.jsonl``, ``valid``/``dev``/``validation``, ``test``: see
     :data:`SPLIT_FILE_PATTERNS`), the PhraseBank folder as distributed (see
     :func:`labelled_source`), or a single file or ``datasets.Dataset``, which is split by
-    :func:`split_examples` with ``split_fractions`` and ``split_seed``.
+    :func:`split_examples` with ``split_fractions`` and ``split_seed``. ``reader_options`` are
+    those of :func:`read_labelled_source` (``format``, ``text_field``, ``label_field``,
+    ``delimiter``, ``encoding``).
     """
     source = labelled_source(data_path, split, phrasebank_agreement)
-    options = dict(format=format, text_field=text_field, label_field=label_field, delimiter=delimiter, encoding=encoding)
-    examples = read_labelled_source(source, **options)
+    examples = read_labelled_source(source, **reader_options)
     if source.whole:
         return split_examples(examples, split, fractions=split_fractions, seed=split_seed)
     return examples
