@@ -9,8 +9,7 @@ with array operations; the F1 rewards come from the incremental
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Literal
