@@ -63,13 +63,16 @@ def split_size(envs: gym.vector.VectorEnv) -> int | None:
         return None
 
 
-def play_batches(envs: gym.vector.VectorEnv, play_batch: PlayBatch, episodes: int | None) -> PlayedBatch:
+def play_batches(
+    envs: gym.vector.VectorEnv, play_batch: PlayBatch, episodes: int | None, walk_size: int | None = None
+) -> PlayedBatch:
     """Play ``episodes`` seeded episodes (seed ``EVAL_SEED_BASE - i``), or with ``episodes=None``
-    every example of the split once, in order (seed = the example's index), ``envs.num_envs`` at a
-    time. The last batch repeats the last episode's seed to fill every env; the extras are dropped."""
+    every example of the split once, in order (seed = the example's index; ``walk_size`` examples,
+    by default the env's ``split_size``), ``envs.num_envs`` at a time. The last batch repeats the
+    last episode's seed to fill every env; the extras are dropped."""
     walk = episodes is None
     if walk:
-        episodes = split_size(envs)
+        episodes = walk_size if walk_size is not None else split_size(envs)
         if episodes is None:
             raise DialogEnvsError("the env cannot walk its split (no split_size); give a number of episodes")
     if episodes <= 0:

@@ -68,3 +68,37 @@ def test_eval_ner_mismatched_files(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "sentence 1 differs" in result.stderr
+
+
+def test_module_class_agents_import_from_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialog_envs.agents.registry import resolve
+
+    (tmp_path / "my_cwd_agents.py").write_text("class Mine:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "my_cwd_agents", raising=False)
+    assert main(["list"]) == 0
+    assert resolve("my_cwd_agents:Mine").__name__ == "Mine"
+
+
+def test_usage_and_os_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "required: --env, --out" in err and "dialog-envs train --help" in err
+    both = tmp_path / "both.txt"
+    both.write_text("EU B-ORG B-ORG\n")
+    assert main(["eval-ner", "--predictions", str(both), "--json", str(tmp_path / "no" / "dir" / "s.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No such file or directory" in err and "s.json" in err and "Traceback" not in err
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from dialog_envs.cli import COMMANDS
+
+    for words in [[], *([name] for name in COMMANDS), ["train", "--help-config"]]:
+        with pytest.raises(SystemExit):
+            main([*words, "--help"] if words != ["train", "--help-config"] else words)
+        text = capsys.readouterr().out
+        assert text and "``" not in text and ":class:" not in text and ":func:" not in text, words

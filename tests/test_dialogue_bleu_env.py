@@ -225,7 +225,9 @@ def test_jsonl_folder_and_shared_encoding(tmp_path):
     assert twin.tokenizer is env.tokenizer and twin.data is env.data  # encoded once, shared
     other = DialogueBLEUEnv(data_path=tmp_path, split="test", tokenizer_vocab_size=300, context_turns=1)
     assert other.data is not env.data and all(len(e.context) == 1 for e in other.examples)
-    one_file = DialogueBLEUEnv(data_path=tmp_path / "test.jsonl", tokenizer_vocab_size=300)
+    # A single file holds every split and is cut by the split rule; to read one file as one split,
+    # map the split to it.
+    one_file = DialogueBLEUEnv(data_path={"train": tmp_path / "test.jsonl"}, tokenizer_vocab_size=300)
     assert [e.reference for e in one_file.examples] == [e.reference for e in env.examples]
 
 
@@ -269,7 +271,7 @@ def test_tokenizer_without_sep_or_bos_uses_newline_and_eos(tmp_path):
 @pytest.mark.skipif(not DAILYDIALOG.is_dir(), reason="../shared/data/dailydialog is absent")
 def test_dailydialog_validation_file():
     path = DAILYDIALOG / "validation" / "dialogues_validation.txt"
-    env = DialogueBLEUEnv(data_path=path, max_new_tokens=64, render_mode="ansi")
+    env = DialogueBLEUEnv(data_path={"train": path}, max_new_tokens=64, render_mode="ansi")
     assert len(env.examples) == 8069 - 1000
     obs, _ = env.reset(seed=0)
     assert env.observation_space.contains(obs)

@@ -20,7 +20,10 @@ def add_env_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="constructor argument of the env; VALUE is read as YAML (numbers, true/false, {bleu: 0.7})",
+        help=(
+            "constructor argument of the env; VALUE is read as YAML (numbers, true/false, {bleu: 0.7}), "
+            "e.g. data_path={train: a.conll, validation: b.conll, test: c.conll}"
+        ),
     )
 
 

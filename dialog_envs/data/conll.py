@@ -9,17 +9,29 @@ be IOB1, IOB2 or BIOES; they are normalised to IOB2 (every entity starts with ``
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
-from typing import Literal
+from typing import Any, Literal
 
-from dialog_envs.data.splits import find_split_file
-from dialog_envs.errors import DataFormatError, read_text_lines
+from dialog_envs.data.splits import SplitSource, resolve_split, take_split
+from dialog_envs.errors import DataFormatError, DialogEnvsError, read_text_lines
 
 TagScheme = Literal["auto", "IOB1", "IOB2", "BIOES"]
 
 _TAG_PATTERN = re.compile(r"^(?:O|[BIES]-\S+)$")
-SPLIT_FILE_PATTERNS = ("{split}.txt", "{split}.conll", "eng.{split}", "{split}.tsv")
+SPLIT_FILE_PATTERNS = (
+    "{split}.txt",
+    "{split}.conll",
+    "eng.{split}",
+    "{split}.tsv",
+    "wnut17{split}.conll",
+    "emerging.{split}.conll",
+    "emerging.{split}.annotated",
+)
+"""File names tried (in order, for every alias of a split) when ``data_path`` is a folder: the
+usual names, CoNLL-2003's ``eng.train``/``eng.testa``/``eng.testb``, and WNUT-17's
+``wnut17train.conll``/``emerging.dev.conll``/``emerging.test.annotated``."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class TaggedSentence:
     tags: tuple[str, ...]
 
 
-def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[TaggedSentence]:
+def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto", tag_column: int = -1) -> list[TaggedSentence]:
     """Read a CoNLL-style NER file into sentences with IOB2 tags.
 
     Args:
@@ -38,6 +50,8 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[Ta
         scheme: the file's tagging scheme; ``"auto"`` treats ``E-``/``S-`` tags as BIOES and
             everything else as IOB1/IOB2 (the two normalise the same way: an ``I-X`` that does not
             continue an ``X`` entity starts one).
+        tag_column: the column of the tags counted from the end: ``-1`` (the last, default), or
+            ``-2`` for the gold tags of a ``conlleval`` file (word ... gold predicted).
 
     Raises:
         DataFormatError: empty file, bytes that are not UTF-8, a line whose column count differs
@@ -66,9 +80,10 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[Ta
             close_sentence()
             continue
         if n_columns is None:
-            if len(columns) < 2:
+            if len(columns) < 1 - tag_column:
+                wanted = "a tag" if tag_column == -1 else f"{-tag_column} tag columns"
                 raise DataFormatError(
-                    path, f"found {len(columns)} column; expected a token and a tag at least", line=number
+                    path, f"found {len(columns)} column(s); expected a token and {wanted} at least", line=number
                 )
             n_columns = len(columns)
         if len(columns) != n_columns:
@@ -78,14 +93,14 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto") -> list[Ta
                 f"(token first, NER tag last, separated by spaces or tabs)",
                 line=number,
             )
-        tag = columns[-1]
+        tag = columns[tag_column]
         if not _TAG_PATTERN.match(tag):
             raise DataFormatError(
                 path,
                 f"tag {tag!r} is not a valid entity tag; expected 'O' or B-/I-/E-/S- followed by a type "
                 f"such as 'B-PER'",
                 line=number,
-                field="tag (last column)",
+                field="tag (last column)" if tag_column == -1 else f"tag (column {tag_column})",
             )
         if scheme in ("IOB1", "IOB2") and tag[0] in "ES":
             raise DataFormatError(
@@ -117,9 +132,38 @@ def _to_iob2(tags: list[str]) -> list[str]:
     return out
 
 
-def read_conll_split(data_path: str | PathLike[str], split: str, scheme: TagScheme = "auto") -> list[TaggedSentence]:
-    """Read one split from a file or from a folder with ``train.txt``, ``valid.txt``, ``test.txt``, ..."""
-    return read_conll(find_split_file(data_path, split, SPLIT_FILE_PATTERNS), scheme)
+def read_conll_source(source: SplitSource, scheme: TagScheme = "auto") -> list[TaggedSentence]:
+    """Every sentence of ``source``: a CoNLL file (:func:`read_conll`), or a ``datasets.Dataset``
+    with a ``tokens`` column (lists of words) and a ``ner_tags`` column (lists of tag names, or
+    of ids of a ``ClassLabel`` feature), before any split is cut out of it."""
+    if source.dataset is None:
+        return read_conll(source.records, scheme)
+    dataset = source.dataset
+    for column in ("tokens", "ner_tags"):
+        if column not in dataset.column_names:
+            raise DialogEnvsError(
+                f"the dataset has no column {column!r} (it has {', '.join(dataset.column_names)}); "
+                f"expected 'tokens' (lists of words) and 'ner_tags' (lists of tags)"
+            )
+    names = getattr(getattr(dataset.features["ner_tags"], "feature", None), "names", None)
+    sentences = []
+    for index, (words, tags) in enumerate(zip(dataset["tokens"], dataset["ner_tags"])):
+        tags = [names[tag] if names is not None else str(tag) for tag in tags]
+        bad = [tag for tag in tags if not _TAG_PATTERN.match(tag)]
+        if len(tags) != len(words) or bad:
+            problem = f"tag {bad[0]!r} is not an entity tag" if bad else f"{len(words)} tokens but {len(tags)} tags"
+            raise DialogEnvsError(f"dataset row {index}: {problem}; expected one 'O'/B-/I-/E-/S- tag per token")
+        if words:
+            sentences.append(TaggedSentence(tuple(words), tuple(_to_iob2(tags))))
+    return sentences
+
+
+def read_conll_split(data_path: str | PathLike[str] | Mapping[str, Any] | Any, split: str, scheme: TagScheme = "auto") -> list[TaggedSentence]:
+    """Read one split: from a mapping of split to file or dataset, a folder (``train.txt``,
+    ``valid.txt``, ``test.txt``, WNUT-17's names, ...: see :data:`SPLIT_FILE_PATTERNS`), or one
+    file or dataset cut by :func:`dialog_envs.data.splits.split_indices`."""
+    source = resolve_split(data_path, split, SPLIT_FILE_PATTERNS)
+    return take_split(read_conll_source(source, scheme), source, split, key=lambda sentence: " ".join(sentence.words))
 
 
 def tag_set(sentences: list[TaggedSentence]) -> list[str]:

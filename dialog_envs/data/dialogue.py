@@ -21,6 +21,10 @@ every other field is kept as dialogue metadata::
 
 A folder of JSONL files holds ``<split>.jsonl``.
 
+``data_path`` may also be a mapping of split to file, a single file (cut into the three splits by
+:func:`dialog_envs.data.splits.split_indices`), or a ``datasets.Dataset``/``DatasetDict`` whose
+``turns`` (or ``dialog``) column holds each dialogue's utterances (see :func:`read_dialogue_source`).
+
 Bad input
 ---------
 Every problem raises :class:`~dialog_envs.errors.DataFormatError` with the file, the 1-based
@@ -41,11 +45,13 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
+from dialog_envs.data.splits import SplitSource, take_split
 from dialog_envs.errors import DataFormatError, DialogEnvsError, read_text_lines
 
 EOU = "__eou__"
@@ -243,6 +249,38 @@ def find_dialogue_file(data_path: str | PathLike[str], split: str) -> Path:
     from dialog_envs.data.splits import find_split_file
 
     return find_split_file(data_path, split, SPLIT_FILE_PATTERNS)
+
+
+DATASET_TURN_COLUMNS: tuple[str, ...] = ("turns", "dialog")
+"""Columns of a ``datasets.Dataset`` that may hold a dialogue's utterances (a list of strings per
+row), tried in order; ``dialog`` is the name DailyDialog has on the Hugging Face Hub."""
+
+
+def read_dialogue_source(source: SplitSource) -> list[Dialogue]:
+    """Every dialogue of ``source``: a file (:func:`read_dialogues`), or a ``datasets.Dataset``
+    with a column of :data:`DATASET_TURN_COLUMNS`, before any split is cut out of it."""
+    if source.dataset is None:
+        return read_dialogues(source.records)
+    dataset = source.dataset
+    column = next((name for name in DATASET_TURN_COLUMNS if name in dataset.column_names), None)
+    if column is None:
+        raise DialogEnvsError(
+            f"the dataset has none of the columns {', '.join(DATASET_TURN_COLUMNS)} (it has "
+            f"{', '.join(dataset.column_names)}); expected one holding each dialogue's utterances"
+        )
+    dialogues = []
+    for index, turns in enumerate(dataset[column]):
+        turns = tuple(str(turn).strip() for turn in turns)
+        if not turns or not all(turns):
+            raise DialogEnvsError(f"dataset row {index}: an empty dialogue or utterance; expected text in every turn of {column!r}")
+        dialogues.append(Dialogue(turns, {"source": f"dataset:{index}"}))
+    return dialogues
+
+
+def split_dialogues(dialogues: Sequence[Dialogue], source: SplitSource, split: str) -> list[Dialogue]:
+    """The dialogues of ``split`` among every dialogue of ``source`` (all of them when the source
+    holds that split alone)."""
+    return take_split(dialogues, source, split, key=lambda dialogue: "\n".join(dialogue.turns))
 
 
 def make_examples(

@@ -17,10 +17,12 @@ The label set is taken from the data (:func:`label_set`): sorted, so it does not
 of the lines. Files are UTF-8 by default (the copy of the PhraseBank in ``../shared/data`` was
 re-encoded to UTF-8); ``encoding="latin-1"`` reads the original release's ISO-8859-1 files.
 
-Corpora that come as one file (the PhraseBank has no splits) are split by :func:`split_examples`:
-a fixed, seeded, stratified 80/10/10 train/validation/test split (seed 0 by default), so the same
-file gives the same three splits on every machine. Identical sentences always land in the same
-split, so duplicates cannot leak from train into test.
+Corpora that come as one file (the PhraseBank has no splits) are split by :func:`split_examples`,
+the project's one split rule (:func:`dialog_envs.data.splits.split_indices`) stratified by label:
+a fixed, seeded 80/10/10 train/validation/test split (seed 0 by default), so the same file gives
+the same three splits on every machine. Identical sentences always land in the same split, so
+duplicates cannot leak from train into test. The PhraseBank folder as distributed is read from
+its ``Sentences_AllAgree.txt`` (another agreement level by ``phrasebank_agreement``).
 """
 
 from __future__ import annotations
@@ -29,15 +31,13 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import numpy as np
-
-from dialog_envs.data.splits import SPLITS, check_split, find_split_file
+from dialog_envs.data.splits import SPLIT_FRACTIONS, SPLIT_SEED, SplitSource, resolve_split, split_indices
 from dialog_envs.errors import DataFormatError, DialogEnvsError, read_text_lines
 
 LabelledFormat = Literal["auto", "at", "csv", "tsv", "jsonl"]
@@ -52,10 +52,8 @@ SPLIT_FILE_PATTERNS: tuple[str, ...] = (
 )
 """File names tried (in order, for every alias of a split) when ``data_path`` is a folder."""
 
-DEFAULT_SPLIT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
-"""Train / validation / test shares of a single-file corpus."""
-DEFAULT_SPLIT_SEED = 0
-"""Seed of the single-file split; fixed so that published numbers refer to the same test set."""
+DEFAULT_SPLIT_FRACTIONS = SPLIT_FRACTIONS
+DEFAULT_SPLIT_SEED = SPLIT_SEED
 
 
 @dataclass(frozen=True)
@@ -258,67 +256,88 @@ def split_examples(
     fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
     seed: int = DEFAULT_SPLIT_SEED,
 ) -> list[LabelledText]:
-    """One split of a single-file corpus: seeded, stratified by label, duplicates kept together.
-
-    Identical texts form one group (so a duplicated sentence cannot be in train and in test).
-    Within each label (the label of a group's first occurrence), the groups are shuffled with
-    ``numpy.random.default_rng(seed)``; the first ``round(n * fractions[0])`` go to train, the next
-    ``round(n * fractions[1])`` to validation, the rest to test. Examples keep their file order
-    inside a split. The three splits are disjoint and together hold every example.
+    """One split of a single-file corpus by :func:`dialog_envs.data.splits.split_indices`:
+    identical texts kept together, stratified by label, seeded; examples keep their file order.
 
     Raises:
         DialogEnvsError: an unknown split, or fractions that are not three non-negative numbers
             summing to 1.
     """
-    check_split(split)
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise DialogEnvsError(
-            f"split fractions {tuple(fractions)!r} are invalid; expected three non-negative numbers "
-            f"(train, validation, test) summing to 1"
-        )
-    groups: dict[str, list[int]] = {}
-    for index, example in enumerate(examples):
-        groups.setdefault(example.text, []).append(index)
-    by_label: dict[str, list[list[int]]] = {}
-    for members in groups.values():
-        by_label.setdefault(examples[members[0]].label, []).append(members)
-    rng = np.random.default_rng(seed)
-    wanted = SPLITS.index(split)
-    chosen: list[int] = []
-    for label in sorted(by_label):
-        label_groups = by_label[label]
-        order = rng.permutation(len(label_groups))
-        n_train = int(round(len(label_groups) * fractions[0]))
-        n_validation = int(round(len(label_groups) * fractions[1]))
-        bounds = (0, n_train, min(n_train + n_validation, len(label_groups)), len(label_groups))
-        for position in order[bounds[wanted] : bounds[wanted + 1]]:
-            chosen.extend(label_groups[position])
-    return [examples[index] for index in sorted(chosen)]
+    indices = split_indices(
+        [example.text for example in examples], split, strata=[example.label for example in examples],
+        fractions=fractions, seed=seed,
+    )
+    return [examples[index] for index in indices]
 
 
-def read_labelled_split(
-    data_path: str | PathLike[str],
-    split: str,
+PHRASEBANK_AGREEMENTS: tuple[str, ...] = ("AllAgree", "75Agree", "66Agree", "50Agree")
+"""Agreement levels of the Financial PhraseBank release: ``Sentences_<level>.txt`` holds the
+sentences that at least that share of the annotators labelled alike."""
+
+
+def read_labelled_source(
+    source: SplitSource,
     *,
     format: LabelledFormat = "auto",
     text_field: str = "text",
     label_field: str = "label",
     delimiter: str | None = None,
     encoding: str = "utf-8",
+) -> list[LabelledText]:
+    """Every example of ``source`` (a file, read by :func:`read_labelled`, or a
+    ``datasets.Dataset`` with the columns ``text_field`` and ``label_field``; a ``ClassLabel``
+    column gives its names), before any split is cut out of it."""
+    if source.dataset is None:
+        return read_labelled(
+            source.records, format=format, text_field=text_field, label_field=label_field, delimiter=delimiter, encoding=encoding
+        )
+    dataset = source.dataset
+    missing = [name for name in (text_field, label_field) if name not in dataset.column_names]
+    if missing:
+        raise DialogEnvsError(
+            f"the dataset has no column {missing[0]!r} (it has {', '.join(dataset.column_names)}); "
+            f"expected the text in text_field={text_field!r} and the label in label_field={label_field!r}"
+        )
+    names = getattr(dataset.features[label_field], "names", None)
+    return [
+        LabelledText(str(text).strip(), names[label] if names is not None else str(label))
+        for text, label in zip(dataset[text_field], dataset[label_field])
+    ]
+
+
+def labelled_source(data_path: Any, split: str, phrasebank_agreement: str = "AllAgree") -> SplitSource:
+    """Where ``split`` of a labelled corpus is (see :func:`dialog_envs.data.splits.resolve_split`);
+    a folder without split files but with the PhraseBank's ``Sentences_<phrasebank_agreement>.txt``
+    is read from that file."""
+    if phrasebank_agreement not in PHRASEBANK_AGREEMENTS:
+        raise DialogEnvsError(
+            f"phrasebank_agreement={phrasebank_agreement!r}; expected one of {', '.join(PHRASEBANK_AGREEMENTS)}"
+        )
+    return resolve_split(data_path, split, SPLIT_FILE_PATTERNS, (f"Sentences_{phrasebank_agreement}.txt",))
+
+
+def read_labelled_split(
+    data_path: str | PathLike[str] | Mapping[str, Any] | Any,
+    split: str,
+    *,
     split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
     split_seed: int = DEFAULT_SPLIT_SEED,
+    phrasebank_agreement: str = "AllAgree",
+    **reader_options: Any,
 ) -> list[LabelledText]:
     """Read one split of a labelled corpus.
 
-    ``data_path`` is a folder with one file per split (``train.txt``/``.csv``/``.tsv``/``.jsonl``,
-    ``valid``/``dev``/``validation``, ``test``: see :data:`SPLIT_FILE_PATTERNS`), or a single file,
-    which is split by :func:`split_examples` with ``split_fractions`` and ``split_seed``.
+    ``data_path`` is a mapping of split to file or dataset, a folder with one file per split
+    (``train.txt``/``.csv``/``.tsv``/``.jsonl``, ``valid``/``dev``/``validation``, ``test``: see
+    :data:`SPLIT_FILE_PATTERNS`), the PhraseBank folder as distributed (see
+    :func:`labelled_source`), or a single file or ``datasets.Dataset``, which is split by
+    :func:`split_examples` with ``split_fractions`` and ``split_seed``. ``reader_options`` are
+    those of :func:`read_labelled_source` (``format``, ``text_field``, ``label_field``,
+    ``delimiter``, ``encoding``).
     """
-    check_split(split)
-    path = find_split_file(data_path, split, SPLIT_FILE_PATTERNS)
-    options = dict(format=format, text_field=text_field, label_field=label_field, delimiter=delimiter, encoding=encoding)
-    examples = read_labelled(path, **options)
-    if Path(data_path).is_file():
+    source = labelled_source(data_path, split, phrasebank_agreement)
+    examples = read_labelled_source(source, **reader_options)
+    if source.whole:
         return split_examples(examples, split, fractions=split_fractions, seed=split_seed)
     return examples
 

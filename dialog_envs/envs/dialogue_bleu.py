@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from typing import Any
@@ -26,9 +26,9 @@ import numpy as np
 from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
-from dialog_envs.data.dialogue import Dialogue, Example, find_dialogue_file, make_examples, read_dialogues
+from dialog_envs.data.dialogue import SPLIT_FILE_PATTERNS, Dialogue, Example, make_examples, read_dialogue_source, split_dialogues
 from dialog_envs.data.generated_dialogues import generate_dialogues
-from dialog_envs.data.splits import check_split
+from dialog_envs.data.splits import SplitSource, check_split, resolve_split
 from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_positive_ints, env_tokenizer, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.text import DEFAULT_BLEU_FLOOR, RewardSpec, TextReward, distinct_n
@@ -232,8 +232,12 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
     ## Arguments
 
-    * ``data_path``: None (generated corpus), a dialogue file (``.txt`` DailyDialog or
-      ``.jsonl``) or a folder with one file per split (see ``dialog_envs.data.dialogue``).
+    * ``data_path``: None (generated corpus); a mapping of split to dialogue file (``.txt``
+      DailyDialog or ``.jsonl``); a folder with one file per split (DailyDialog's release
+      layout too, see ``dialog_envs.data.dialogue``); one dialogue file, cut into the three splits
+      by the project's seeded rule (:func:`dialog_envs.data.splits.split_indices`); or, with
+      ``datasets`` installed, a ``Dataset`` (cut likewise) or ``DatasetDict`` with a ``turns``
+      (or ``dialog``) column of utterance lists.
     * ``split``: ``"train"``, ``"validation"`` or ``"test"``.
     * ``tokenizer``: None (a byte-level BPE tokenizer of ``tokenizer_vocab_size`` ids trained
       on the training split of the same data and cached), a Hugging Face name or path, or a
@@ -269,7 +273,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
     def __init__(
         self,
         *,
-        data_path: str | PathLike[str] | None = None,
+        data_path: str | PathLike[str] | Mapping[str, Any] | Any | None = None,
         split: str = "train",
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
         tokenizer_vocab_size: int = 2000,
@@ -407,18 +411,17 @@ def load_split_dialogues(data_path: str | PathLike[str] | None, split: str) -> l
     check_split(split)
     if data_path is None:
         return generate_dialogues(split)
-    path = find_dialogue_file(data_path, split)
-    stat = path.stat()
-    return list(_read_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size))
+    source = resolve_split(data_path, split, SPLIT_FILE_PATTERNS)
+    return split_dialogues(_read_cached(source), source, split)
 
 
-_FILE_CACHE: OrderedDict[tuple[str, int, int], tuple[Dialogue, ...]] = OrderedDict()
+_FILE_CACHE: OrderedDict[Hashable, tuple[Dialogue, ...]] = OrderedDict()
 
 
-def _read_cached(path: str, mtime_ns: int, size: int) -> tuple[Dialogue, ...]:
-    key = (path, mtime_ns, size)
+def _read_cached(source: SplitSource) -> tuple[Dialogue, ...]:
+    key = source.key
     if key not in _FILE_CACHE:
-        _FILE_CACHE[key] = tuple(read_dialogues(path))
+        _FILE_CACHE[key] = tuple(read_dialogue_source(source))
         while len(_FILE_CACHE) > 8:
             _FILE_CACHE.popitem(last=False)
     _FILE_CACHE.move_to_end(key)
@@ -460,9 +463,7 @@ def encoded_examples(
     if data_path is None:
         data_key: tuple[Any, ...] = ("generated", split)
     else:
-        path = find_dialogue_file(data_path, split)
-        stat = path.stat()
-        data_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        data_key = (resolve_split(data_path, split, SPLIT_FILE_PATTERNS).key, split)
     key = (data_key, id(tokenizer), context_turns)
     if key not in _ENCODED:
         _ENCODED[key] = _encode(load_split_dialogues(data_path, split), tokenizer, context_turns)

@@ -9,19 +9,18 @@ with array operations; the F1 rewards come from the incremental
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
-from dialog_envs.data.conll import TaggedSentence, TagScheme, read_conll, read_conll_split, tag_set
+from dialog_envs.data.conll import SPLIT_FILE_PATTERNS, TaggedSentence, TagScheme, read_conll_source, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
-from dialog_envs.data.splits import check_split
+from dialog_envs.data.splits import check_split, data_key, resolve_split
 from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.ner import PrefixEntityF1, entity_scores, sentence_entity_f1, token_report
@@ -65,29 +64,45 @@ class EncodedCorpus:
         return token_ids, first_token, tag_ids, lengths
 
 
-def load_sentences(data_path: str | os.PathLike[str] | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
-    """The sentences of ``split``: from ``data_path`` (file or folder), or the generated corpus."""
+@dataclass(frozen=True)
+class NERData:
+    """``data_path`` as the caches see it: equal when :func:`~dialog_envs.data.splits.data_key` is."""
+
+    key: Hashable
+    value: Any = field(compare=False, hash=False)
+
+
+def ner_data(data_path: Any) -> NERData | None:
+    """``data_path`` wrapped for the caches (None stays None: the generated corpus)."""
+    return None if data_path is None else NERData(data_key(data_path), data_path)
+
+
+def load_sentences(data: NERData | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
+    """The sentences of ``split``: from the data (mapping, folder, file or dataset), or the generated corpus."""
     check_split(split)
-    if data_path is None:
+    if data is None:
         return generated_ner_split(split)
-    return tuple(read_conll_split(data_path, split, scheme))
+    return tuple(read_conll_split(data.value, split, scheme))
 
 
-def training_sentences(data_path: str | os.PathLike[str] | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
-    """The sentences that define the tag set and the default vocabulary: the training split when
-    ``data_path`` is a folder that has one (so every split of a data set shares ids), else ``split``."""
-    if data_path is not None and Path(data_path).is_file():
-        return tuple(read_conll(data_path, scheme))
+def training_sentences(data: NERData | None, split: str, scheme: TagScheme = "auto") -> tuple[TaggedSentence, ...]:
+    """The sentences that define the tag set and the default vocabulary: the whole file or dataset
+    when one holds every split, else the training split when there is one (so every split of a
+    data set shares ids), else ``split``."""
+    if data is not None:
+        source = resolve_split(data.value, split, SPLIT_FILE_PATTERNS)
+        if source.whole:
+            return tuple(read_conll_source(source, scheme))
     try:
-        return load_sentences(data_path, "train", scheme)
+        return load_sentences(data, "train", scheme)
     except DialogEnvsError:
-        return load_sentences(data_path, split, scheme)
+        return load_sentences(data, split, scheme)
 
 
 @lru_cache(maxsize=8)
-def default_ner_tokenizer(data_path: str | None, scheme: TagScheme = "auto") -> PreTrainedTokenizerBase:
+def default_ner_tokenizer(data: NERData | None, scheme: TagScheme = "auto") -> PreTrainedTokenizerBase:
     """A word-level tokenizer over the training words of the data, wrapping texts in ``[CLS] ... [SEP]``."""
-    sentences = training_sentences(data_path, "train", scheme)
+    sentences = training_sentences(data, "train", scheme)
     return train_tokenizer((" ".join(s.words) for s in sentences), kind="word", wrap_with_cls_sep=True)
 
 
@@ -129,10 +144,10 @@ def encode_corpus(
 
 
 @lru_cache(maxsize=8)
-def _default_corpus(data_path: str | None, split: str, scheme: TagScheme, max_length: int) -> EncodedCorpus:
+def _default_corpus(data: NERData | None, split: str, scheme: TagScheme, max_length: int) -> EncodedCorpus:
     """Encoded corpus with the default tokenizer, shared by every env on the same data."""
-    tags = tuple(tag_set(list(training_sentences(data_path, split, scheme))))
-    return encode_corpus(load_sentences(data_path, split, scheme), tags, default_ner_tokenizer(data_path, scheme), max_length)
+    tags = tuple(tag_set(list(training_sentences(data, split, scheme))))
+    return encode_corpus(load_sentences(data, split, scheme), tags, default_ner_tokenizer(data, scheme), max_length)
 
 
 def transition_mask(tags: tuple[str, ...]) -> np.ndarray:
@@ -290,8 +305,13 @@ class NEREnv(BatchOfOneEnv):
     Terminated after the last word is tagged. Never truncated.
 
     ## Arguments
-    - ``data_path``: a CoNLL file or a folder with ``train.txt``/``valid.txt``/``test.txt``; ``None``
-      for the generated corpus.
+    - ``data_path``: ``None`` for the generated corpus; a mapping of split to CoNLL file
+      (``{"train": ..., "validation": ..., "test": ...}``); a folder with ``train.txt``/
+      ``valid.txt``/``test.txt`` (or CoNLL-2003's ``eng.*``, WNUT-17's ``wnut17train.conll``/
+      ``emerging.dev.conll``/``emerging.test.annotated``); one CoNLL file, cut into the three
+      splits by the project's seeded rule (:func:`dialog_envs.data.splits.split_indices`); or,
+      with ``datasets`` installed, a ``Dataset`` (cut likewise) or ``DatasetDict`` with columns
+      ``tokens`` and ``ner_tags`` (tag names, or ``ClassLabel`` ids).
     - ``split``: ``"train"``, ``"validation"`` or ``"test"``.
     - ``reward``: ``"token"``, ``"dense_f1"`` or ``"sparse_f1"``.
     - ``tokenizer``: ``None`` (a word-level tokenizer trained on the training words and cached), or
@@ -328,7 +348,7 @@ class NEREnv(BatchOfOneEnv):
 
     def __init__(
         self,
-        data_path: str | os.PathLike[str] | None = None,
+        data_path: str | os.PathLike[str] | Mapping[str, Any] | Any | None = None,
         split: str = "train",
         reward: NERReward = "token",
         tokenizer: str | os.PathLike[str] | PreTrainedTokenizerBase | None = None,
@@ -339,13 +359,13 @@ class NEREnv(BatchOfOneEnv):
     ) -> None:
         check_choice("reward", reward, REWARDS)
         super().__init__(split=split, render_mode=render_mode)
-        path = None if data_path is None else str(data_path)
-        self.tokenizer = env_tokenizer(tokenizer, lambda: default_ner_tokenizer(path, scheme))
+        data = ner_data(data_path)
+        self.tokenizer = env_tokenizer(tokenizer, lambda: default_ner_tokenizer(data, scheme))
         if tokenizer is None:
-            self.corpus = _default_corpus(path, split, scheme, max_length)
+            self.corpus = _default_corpus(data, split, scheme, max_length)
         else:
-            tags = tuple(tag_set(list(training_sentences(path, split, scheme))))
-            self.corpus = encode_corpus(load_sentences(path, split, scheme), tags, self.tokenizer, max_length)
+            tags = tuple(tag_set(list(training_sentences(data, split, scheme))))
+            self.corpus = encode_corpus(load_sentences(data, split, scheme), tags, self.tokenizer, max_length)
         self.reward: NERReward = reward
         self.max_length = max_length
         self.tags = self.corpus.tags

@@ -7,9 +7,8 @@ episodes with array operations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,14 +18,14 @@ from transformers import PreTrainedTokenizerBase
 from dialog_envs.data.generated_sentiment import SENTIMENT_LABELS, generate_sentiment_corpus
 from dialog_envs.data.labelled import (
     DEFAULT_SPLIT_SEED,
-    SPLIT_FILE_PATTERNS,
     LabelledFormat,
     LabelledText,
     label_set,
-    read_labelled,
+    labelled_source,
+    read_labelled_source,
     read_labelled_split,
 )
-from dialog_envs.data.splits import SPLITS, find_split_file
+from dialog_envs.data.splits import SPLITS
 from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.classification import macro_f1
@@ -189,9 +188,13 @@ class SentimentEnv(BatchOfOneEnv):
 
     ## Arguments
 
-    * ``data_path``: ``None`` (the generated corpus), a labelled file (split with a fixed seeded
-      stratified 80/10/10 split, see :func:`dialog_envs.data.labelled.split_examples`), or a folder
-      with ``train``/``valid``/``test`` files (``.txt``, ``.csv``, ``.tsv``, ``.jsonl``).
+    * ``data_path``: ``None`` (the generated corpus); a labelled file or ``datasets.Dataset``
+      (split with the project's seeded split rule, stratified by label, see
+      :func:`dialog_envs.data.labelled.split_examples`); a mapping of split to file or dataset
+      (``{"train": ..., "validation": ..., "test": ...}``, a ``DatasetDict`` too); a folder with
+      ``train``/``valid``/``test`` files (``.txt``, ``.csv``, ``.tsv``, ``.jsonl``); or the
+      Financial PhraseBank folder as distributed (its ``Sentences_AllAgree.txt``). A dataset's
+      text and label columns are ``text_field`` and ``label_field``; a ``ClassLabel`` gives names.
     * ``split``: ``"train"``, ``"validation"`` or ``"test"``.
     * ``tokenizer``: ``None`` (a word tokenizer trained on the train split, with ``[CLS] ... [SEP]``
       around each text), a Hugging Face name or path, or a tokenizer object.
@@ -202,6 +205,8 @@ class SentimentEnv(BatchOfOneEnv):
     * ``data_format``, ``text_field``, ``label_field``, ``encoding``: passed to the reader
       (:func:`dialog_envs.data.labelled.read_labelled`).
     * ``split_seed``: the seed of the single-file split (default 0).
+    * ``phrasebank_agreement``: which ``Sentences_<level>.txt`` of a PhraseBank folder to read:
+      ``"AllAgree"`` (default), ``"75Agree"``, ``"66Agree"`` or ``"50Agree"``.
     * ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Info
@@ -233,7 +238,7 @@ class SentimentEnv(BatchOfOneEnv):
 
     def __init__(
         self,
-        data_path: str | PathLike[str] | None = None,
+        data_path: str | PathLike[str] | Mapping[str, Any] | Any | None = None,
         split: str = "train",
         *,
         tokenizer: str | PathLike[str] | PreTrainedTokenizerBase | None = None,
@@ -247,6 +252,7 @@ class SentimentEnv(BatchOfOneEnv):
         label_field: str = "label",
         encoding: str = "utf-8",
         split_seed: int = DEFAULT_SPLIT_SEED,
+        phrasebank_agreement: str = "AllAgree",
         render_mode: str | None = None,
     ) -> None:
         super().__init__(split=split, render_mode=render_mode)
@@ -260,8 +266,9 @@ class SentimentEnv(BatchOfOneEnv):
         self._reader_options: dict[str, Any] = dict(
             format=data_format, text_field=text_field, label_field=label_field, encoding=encoding
         )
-        self._data_path = None if data_path is None else Path(data_path)
+        self._data_path = data_path
         self._split_seed = split_seed
+        self._phrasebank_agreement = phrasebank_agreement
 
         self.examples: list[LabelledText] = self._load_split(split)
         self.labels: tuple[str, ...] = self._choose_labels(labels)
@@ -398,7 +405,10 @@ class SentimentEnv(BatchOfOneEnv):
     def _load_split(self, split: str) -> list[LabelledText]:
         if self._data_path is None:
             return generate_sentiment_corpus(split)
-        return read_labelled_split(self._data_path, split, split_seed=self._split_seed, **self._reader_options)
+        return read_labelled_split(
+            self._data_path, split, split_seed=self._split_seed, phrasebank_agreement=self._phrasebank_agreement,
+            **self._reader_options,
+        )
 
     def _choose_labels(self, labels: Sequence[str] | None) -> tuple[str, ...]:
         if labels is not None:
@@ -408,8 +418,9 @@ class SentimentEnv(BatchOfOneEnv):
             return chosen
         if self._data_path is None:
             return SENTIMENT_LABELS
-        if self._data_path.is_file():  # the whole file, so every split has the same label set
-            return tuple(label_set(read_labelled(self._data_path, **self._reader_options)))
+        source = labelled_source(self._data_path, self.split, self._phrasebank_agreement)
+        if source.whole:  # the whole file, so every split has the same label set
+            return tuple(label_set(read_labelled_source(source, **self._reader_options)))
         examples: list[LabelledText] = list(self.examples)
         for split in SPLITS:
             if split != self.split and self._has_split(split):
@@ -418,7 +429,7 @@ class SentimentEnv(BatchOfOneEnv):
 
     def _has_split(self, split: str) -> bool:
         try:
-            find_split_file(self._data_path, split, SPLIT_FILE_PATTERNS)  # type: ignore[arg-type]
+            labelled_source(self._data_path, split, self._phrasebank_agreement)
         except DialogEnvsError:
             return False
         return True

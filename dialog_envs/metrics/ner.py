@@ -220,5 +220,12 @@ def token_report(
     return TokenReport(rows, digits)
 
 
+def token_accuracy(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
+    """The share of tokens whose predicted tag equals the gold tag (conlleval's "accuracy"); 0
+    without tokens."""
+    pairs = [(g, p) for gold_tags, predicted_tags in zip(gold, predicted) for g, p in zip(gold_tags, predicted_tags)]
+    return sum(g == p for g, p in pairs) / len(pairs) if pairs else 0.0
+
+
 def _row(precision: float, recall: float, f1: float, support: float) -> dict[str, float]:
     return {"precision": float(precision), "recall": float(recall), "f1-score": float(f1), "support": float(support)}
