@@ -14,7 +14,8 @@ from os import PathLike
 from typing import Literal
 
 from dialog_envs.data.splits import find_split_file
-from dialog_envs.errors import DataFormatError, read_text_lines
+from dialog_envs.data.text_files import read_text_lines
+from dialog_envs.errors import DataFormatError
 
 TagScheme = Literal["auto", "IOB1", "IOB2", "BIOES"]
 
