@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 import dialog_envs  # noqa: F401  (registers the env ids)
 from dialog_envs.agents.callbacks import Callback
-from dialog_envs.agents.checkpoint import load_weights, read_state, recover, save_checkpoint
+from dialog_envs.agents.checkpoint import checkpoint_env_id, load_weights, read_state, recover, save_checkpoint
 from dialog_envs.agents.config import TokenPGConfig
 from dialog_envs.agents.device import autocast, resolve_device, use_bf16
 from dialog_envs.agents.episodes import EpisodeLog, PlayedBatch, env_attribute, make_vec_env, play_batches
@@ -534,11 +534,13 @@ class TokenPGAgent:
         folder: str | os.PathLike[str],
         env_id: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
+        allow_module_env_id: bool = False,
         **config_overrides: Any,
     ) -> TokenPGAgent:
         """Rebuild an agent from a checkpoint: same env (unless ``env_id`` is given), config (with
         ``config_overrides``), tokenizer, policy weights, optimizer state and counters, so that
-        :meth:`learn` continues the run."""
+        :meth:`learn` continues the run. The checkpoint's env id must be a registered one unless
+        ``allow_module_env_id`` trusts a ``module:`` prefix (see :func:`checkpoint_env_id`)."""
         folder = Path(folder)
         recover(folder)
         state = read_state(folder)
@@ -547,7 +549,7 @@ class TokenPGAgent:
         values = {**state["config"], **config_overrides, "model": str(folder / "model"), "gguf_file": None}
         config = TokenPGConfig.from_dict(values, source=str(folder / "state.json"))
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
-        agent = cls(env_id or state["env_id"], config, env_kwargs, out_dir)
+        agent = cls(env_id or checkpoint_env_id(state, folder, allow_module_env_id), config, env_kwargs, out_dir)
         agent._restore(folder, state)
         return agent
 
