@@ -215,7 +215,9 @@ class TokenPGAgent:
     def _train(self, total: int, callbacks: list[Callback]) -> list[dict[str, float]]:
         """Warm start if not done, then RL updates until ``total``; the evaluation history."""
         config = self.config
-        logger = RunLogger(self.out_dir, resume_update=self.update) if self._writes else None
+        if config.eval_every:
+            self.split_envs("validation")  # a validation split that cannot be built fails now, not after training
+        logger = RunLogger(self.out_dir, resume_update=self.update, resume_warm_start=self.warm_start_done) if self._writes else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
         if self._writes and self.update == 0:
@@ -287,6 +289,8 @@ class TokenPGAgent:
             progress.set_postfix(nll=f"{loss.item():.3f}")
             if logger is not None:
                 logger.log(self.warm_start_done, "warm_start", {"nll": loss.item(), "learning_rate": self.optimizer.param_groups[0]["lr"]})
+            if self._writes and (self.warm_start_done % config.save_every == 0 or self.warm_start_done == config.warm_start_updates):
+                self.save(self.out_dir / "checkpoints" / "last")  # a crash resumes the warm start from here
         progress.close()
 
     def _warm_start_seeds(self) -> list[int]:

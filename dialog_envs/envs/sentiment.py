@@ -268,6 +268,11 @@ class SentimentEnv(BatchOfOneEnv):
         self._split_seed = split_seed
 
         self.examples: list[LabelledText] = self._load_split(split)
+        if not self.examples:
+            raise DialogEnvsError(
+                f"split {split!r} of data_path {str(data_path)!r} has no examples (split_fractions leave it empty); "
+                "expected a file with more examples or a folder with a file per split"
+            )
         self.labels: tuple[str, ...] = self._choose_labels(labels)
         self._label_index = {label: index for index, label in enumerate(self.labels)}
         unknown = sorted({example.label for example in self.examples} - set(self.labels))
