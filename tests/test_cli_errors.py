@@ -46,3 +46,14 @@ def test_yaml_python_tags_are_refused_without_running(tmp_path: Path, capsys: py
     suite.write_text(f'version: 1\nenvs: [!!python/object/apply:pathlib.Path.touch [!!python/object/apply:pathlib.Path ["{marker}"]]]\n')
     assert main(["bench", "--suite", str(suite), "--out", str(tmp_path / "bench")]) == 2
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("label", ["../../escape", "/etc/passwd", "a/../../b", "..", "\x00nul"])
+def test_agent_labels_never_become_paths_outside_the_output(label: str, tmp_path: Path) -> None:
+    from dialog_envs.agents.bench_suite import AgentEntry, EnvEntry, Suite
+    from dialog_envs.agents.benchmark import cell_stem
+
+    env, agent = EnvEntry("dialog_envs/NER-v0"), AgentEntry("random", label=label)
+    stem = cell_stem(env, agent, 0, Suite(envs=[env], agents=[agent]))
+    path = (tmp_path / "runs" / f"{stem}.json").resolve()
+    assert path.parent == (tmp_path / "runs").resolve() and "\x00" not in stem and not stem.startswith(".")
