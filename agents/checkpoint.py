@@ -19,12 +19,15 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import PreTrainedTokenizerBase
@@ -80,12 +83,50 @@ def read_state(folder: str | os.PathLike[str]) -> dict[str, Any]:
         raise DialogEnvsError(f"{folder} is not a checkpoint: cannot read {path.name} ({error})") from None
 
 
+def checkpoint_env_id(state: dict[str, Any], folder: str | os.PathLike[str], allow_module_env_id: bool = False) -> str:
+    """The env id a checkpoint was trained on, when it is safe to pass to ``gym.make``.
+
+    Gymnasium imports the module named before a colon in an id (``"module:Env-v0"``), so a
+    ``state.json`` could run any code on the machine that evaluates it. Only ids registered in
+    this process are accepted unless ``allow_module_env_id`` says the checkpoint is trusted.
+
+    Raises:
+        DialogEnvsError: the id is missing, has a ``module:`` prefix (without the opt-in) or is not
+            registered (names the file and field).
+    """
+    env_id = state.get("env_id")
+    where = f"{Path(folder) / 'state.json'}: field 'env_id'"
+    if not isinstance(env_id, str) or not env_id:
+        raise DialogEnvsError(f"{where} is {env_id!r}; expected a registered environment id such as 'dialog_envs/NER-v0'")
+    if ":" in env_id:
+        if allow_module_env_id:
+            return env_id
+        raise DialogEnvsError(
+            f"{where} is {env_id!r}, which would import the module before ':'; expected a registered environment "
+            "id such as 'dialog_envs/NER-v0' (trust the checkpoint with allow_module_env_id=True / --allow-module-env-id)"
+        )
+    if env_id not in gym.registry:
+        raise DialogEnvsError(f"{where} is {env_id!r}, which is not registered; expected an id such as 'dialog_envs/NER-v0'")
+    return env_id
+
+
 def load_weights(folder: str | os.PathLike[str], policy: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Load the policy's weights (and the optimizer state, when given) from a checkpoint."""
+    """Load the policy's weights (and the optimizer state, when given) from a checkpoint.
+
+    Raises:
+        DialogEnvsError: a weight file is missing, corrupt, not safetensors, holds anything but
+            tensors and numbers (a pickled object is refused, never run), or does not fit the policy.
+    """
     folder = Path(folder)
-    load_model(policy, str(folder / "policy.safetensors"))
-    if optimizer is not None and (folder / "optimizer.pt").exists():
-        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+    path = folder / "policy.safetensors"
+    try:
+        load_model(policy, str(path))
+        path = folder / "optimizer.pt"
+        if optimizer is not None and path.exists():
+            optimizer.load_state_dict(torch.load(path, weights_only=True))
+    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, SafetensorError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DialogEnvsError(f"{path}: cannot load the checkpoint's weights ({reason[:300]})") from None
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -141,7 +141,7 @@ class TokenPGConfig:
     eval_episodes: int = _help("Episodes per evaluation (fixed seeds, greedy actions).", 64)
     eval_metric: str = _help("What early stopping watches: 'return' or a key of the env's final info (e.g. 'bleu').", "return")
     patience: int = _help("Stop after this many evaluations without improvement (0: never stop early).", 0)
-    save_every: int = _help("Write the 'last' checkpoint every this many updates.", 25)
+    save_every: int = _help("Write the 'last' checkpoint every this many updates (of the warm start and of RL).", 25)
 
     # -- machine ---------------------------------------------------------------------------------
     seed: int = _help("Seed of the model init, the rollouts and the sampling.", 0)

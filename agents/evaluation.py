@@ -79,11 +79,14 @@ def compare_checkpoints(
     env_id: str | None = None,
     split: str = "test",
     episodes: int | None = None,
+    allow_module_env_id: bool = False,
 ) -> tuple[EvaluationReport | None, EvaluationReport, str]:
     """Evaluate ``checkpoint`` and ``baseline`` (default: the run's ``initial`` checkpoint, the
-    policy before RL, when it exists) on ``split``; returns both reports and a printable summary."""
+    policy before RL, when it exists) on ``split``; returns both reports and a printable summary.
+    ``allow_module_env_id`` trusts a ``module:`` env id in the checkpoint (see
+    :meth:`TokenPGAgent.from_checkpoint`)."""
     checkpoint = Path(checkpoint)
-    after_agent = TokenPGAgent.from_checkpoint(checkpoint, env_id=env_id, progress=False)
+    after_agent = TokenPGAgent.from_checkpoint(checkpoint, env_id=env_id, allow_module_env_id=allow_module_env_id, progress=False)
     after = evaluate_agent(after_agent, split, episodes)
     baseline = Path(baseline) if baseline is not None else checkpoint.parent / "initial"
     before = None

@@ -17,7 +17,9 @@ without masks get an all-allowed mask through sb3-contrib's ``ActionMasker``.
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -228,12 +230,45 @@ class SB3Agent(BaseAgent):
         super().save(folder)
         self.model.save(Path(folder) / "model.zip")
 
-    def load(self, folder: str | os.PathLike[str]) -> None:
+    def load(self, folder: str | os.PathLike[str], allow_pickle: bool = False) -> None:
+        """Load a folder written by :meth:`save` into this agent (built with the same env and settings).
+
+        SB3 stores objects such as the policy class, the spaces and the schedules as cloudpickle,
+        which runs code when read. Those entries are not read: this agent's own objects stand in
+        for them (SB3's ``custom_objects``), so a crafted ``model.zip`` cannot run code. A file
+        with a pickled entry this agent has no stand-in for is refused unless ``allow_pickle``.
+
+        Raises:
+            DialogEnvsError: ``model.zip`` is missing or not an SB3 archive, or holds a pickled
+                entry without a stand-in (and ``allow_pickle`` is False).
+        """
         super().load(folder)
         path = Path(folder) / "model.zip"
         if not path.exists():
             raise DialogEnvsError(f"{path} is missing; expected a folder written by SB3Agent.save()")
-        self.model = self.algorithm_class.load(path, env=self.vec_env, device=self.device)
+        custom_objects = {} if allow_pickle else self._stand_ins(path)
+        try:
+            self.model = self.algorithm_class.load(path, env=self.vec_env, device=self.device, custom_objects=custom_objects)
+        except (ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as error:
+            raise DialogEnvsError(f"{path}: cannot load the SB3 model ({error})") from None
+
+    def _stand_ins(self, path: Path) -> dict[str, Any]:
+        """This agent's own object for every pickled entry of ``model.zip``'s ``data``."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                data = json.loads(archive.read("data").decode("utf-8"))
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            raise DialogEnvsError(f"{path}: not an SB3 model archive ({error})") from None
+        if not isinstance(data, dict):
+            raise DialogEnvsError(f"{path}: entry 'data' is not a JSON object; expected an SB3 model archive")
+        pickled = [key for key, value in data.items() if isinstance(value, dict) and ":serialized:" in value]
+        missing = [key for key in pickled if not hasattr(self.model, key)]
+        if missing:
+            raise DialogEnvsError(
+                f"{path}: entry 'data' field {missing[0]!r} is a pickled object, which would run code when read; "
+                "expected a model saved by this agent (pass allow_pickle=True only for a file you trust)"
+            )
+        return {key: getattr(self.model, key) for key in pickled}
 
     def close(self) -> None:
         self.vec_env.close()

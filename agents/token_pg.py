@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 import dialog_envs  # noqa: F401  (registers the env ids)
 from dialog_envs.agents.callbacks import Callback
-from dialog_envs.agents.checkpoint import load_weights, read_state, recover, save_checkpoint
+from dialog_envs.agents.checkpoint import checkpoint_env_id, load_weights, read_state, recover, save_checkpoint
 from dialog_envs.agents.config import TokenPGConfig
 from dialog_envs.agents.device import autocast, resolve_device, use_bf16
 from dialog_envs.agents.episodes import EpisodeLog, PlayedBatch, env_attribute, make_vec_env, play_batches
@@ -215,7 +215,9 @@ class TokenPGAgent:
     def _train(self, total: int, callbacks: list[Callback]) -> list[dict[str, float]]:
         """Warm start if not done, then RL updates until ``total``; the evaluation history."""
         config = self.config
-        logger = RunLogger(self.out_dir, resume_update=self.update) if self._writes else None
+        if config.eval_every:
+            self.split_envs("validation")  # a validation split that cannot be built fails now, not after training
+        logger = RunLogger(self.out_dir, resume_update=self.update, resume_warm_start=self.warm_start_done) if self._writes else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
         if self._writes and self.update == 0:
@@ -287,6 +289,8 @@ class TokenPGAgent:
             progress.set_postfix(nll=f"{loss.item():.3f}")
             if logger is not None:
                 logger.log(self.warm_start_done, "warm_start", {"nll": loss.item(), "learning_rate": self.optimizer.param_groups[0]["lr"]})
+            if self._writes and (self.warm_start_done % config.save_every == 0 or self.warm_start_done == config.warm_start_updates):
+                self.save(self.out_dir / "checkpoints" / "last")  # a crash resumes the warm start from here
         progress.close()
 
     def _warm_start_seeds(self) -> list[int]:
@@ -534,11 +538,13 @@ class TokenPGAgent:
         folder: str | os.PathLike[str],
         env_id: str | None = None,
         out_dir: str | os.PathLike[str] | None = None,
+        allow_module_env_id: bool = False,
         **config_overrides: Any,
     ) -> TokenPGAgent:
         """Rebuild an agent from a checkpoint: same env (unless ``env_id`` is given), config (with
         ``config_overrides``), tokenizer, policy weights, optimizer state and counters, so that
-        :meth:`learn` continues the run."""
+        :meth:`learn` continues the run. The checkpoint's env id must be a registered one unless
+        ``allow_module_env_id`` trusts a ``module:`` prefix (see :func:`checkpoint_env_id`)."""
         folder = Path(folder)
         recover(folder)
         state = read_state(folder)
@@ -547,7 +553,7 @@ class TokenPGAgent:
         values = {**state["config"], **config_overrides, "model": str(folder / "model"), "gguf_file": None}
         config = TokenPGConfig.from_dict(values, source=str(folder / "state.json"))
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
-        agent = cls(env_id or state["env_id"], config, env_kwargs, out_dir)
+        agent = cls(env_id or checkpoint_env_id(state, folder, allow_module_env_id), config, env_kwargs, out_dir)
         agent._restore(folder, state)
         return agent
 

@@ -158,3 +158,60 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     np.testing.assert_array_equal(other.act(obs), agent.act(obs))
     with pytest.raises(DialogEnvsError):
         other.load(tmp_path / "missing")
+
+
+class _Marker:
+    """Unpickling this creates ``path``: the proof that a file ran code."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.path),))
+
+
+def _craft(folder, **entries) -> None:
+    """Rewrite ``folder/model.zip`` with ``entries`` replaced by cloudpickled objects."""
+    import base64
+    import json
+    import pickle
+    import zipfile
+
+    path = folder / "model.zip"
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["data"])
+    for key, value in entries.items():
+        data[key] = {":type:": "<class 'object'>", ":serialized:": base64.b64encode(pickle.dumps(value)).decode()}
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def test_load_never_unpickles_a_crafted_model_zip(tmp_path) -> None:
+    agent = ppo("dialog_envs/Sentiment-v0", seed=0, n_steps=64, batch_size=32)
+    agent.save(tmp_path / "ppo")
+    marker = tmp_path / "ran"
+    _craft(tmp_path / "ppo", policy_class=_Marker(marker), observation_space=_Marker(marker))
+    agent.load(tmp_path / "ppo")  # the agent's own objects stand in for the pickled entries
+    assert not marker.exists()
+    _craft(tmp_path / "ppo", payload=_Marker(marker))
+    with pytest.raises(DialogEnvsError, match="'payload' is a pickled object"):
+        agent.load(tmp_path / "ppo")
+    assert not marker.exists()
+    try:
+        agent.load(tmp_path / "ppo", allow_pickle=True)  # the caller's explicit trust
+    except Exception:
+        pass  # the planted objects are no valid SB3 entries; what matters is that they ran
+    assert marker.exists()
+
+
+def test_load_of_a_file_that_is_not_a_model_is_one_error(tmp_path) -> None:
+    agent = ppo("dialog_envs/Sentiment-v0", seed=0, n_steps=64, batch_size=32)
+    agent.save(tmp_path / "ppo")
+    (tmp_path / "ppo" / "model.zip").write_bytes(b"not a zip")
+    with pytest.raises(DialogEnvsError, match="model.zip: not an SB3 model archive"):
+        agent.load(tmp_path / "ppo")

@@ -21,13 +21,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--episodes", type=int, default=None, help="episodes (default: every example of the split when the env can walk it)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--allow-module-env-id", action="store_true",
+        help="trust a checkpoint whose env id has a 'module:' prefix (gym.make imports that module; refused by default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from dialog_envs.agents.evaluation import compare_checkpoints
 
     env_id = None if args.env is None else check_env_id(args.env)
-    before, after, summary = compare_checkpoints(args.checkpoint, args.baseline, env_id, args.split, args.episodes)
+    before, after, summary = compare_checkpoints(
+        args.checkpoint, args.baseline, env_id, args.split, args.episodes, args.allow_module_env_id
+    )
     print(summary)
     if args.json is not None:
         payload = {"after": after.as_dict(), "before": None if before is None else before.as_dict()}

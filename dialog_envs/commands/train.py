@@ -62,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dialog_envs.agents.config import TokenPGConfig
     from dialog_envs.agents.device import init_distributed
+    from dialog_envs.agents.run_logging import refuse_links_leaving
     from dialog_envs.agents.token_pg import TokenPGAgent
 
     init_distributed()  # data parallel when started as: torchrun --nproc_per_node N -m dialog_envs.cli train ...
@@ -72,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     values = TokenPGConfig.from_yaml(args.config).to_dict() if args.config else {}
     values.update(parse_env_kwargs(args.overrides))
     config = TokenPGConfig.from_dict(values, source="--config/--set")
+    if args.out.is_dir():
+        refuse_links_leaving(args.out)
     last = args.out / "checkpoints" / "last"
     if (last / "state.json").exists() or (last.parent / ".last-old").exists():
         agent = TokenPGAgent.from_checkpoint(last, env_id=env_id, out_dir=args.out, **values)

@@ -15,9 +15,11 @@ from os import PathLike
 from typing import Any, Literal
 
 from dialog_envs.data.splits import SplitSource, resolve_split, take_split
-from dialog_envs.errors import DataFormatError, DialogEnvsError, read_text_lines
+from dialog_envs.data.text_files import read_text_lines
+from dialog_envs.errors import DataFormatError, DialogEnvsError
 
 TagScheme = Literal["auto", "IOB1", "IOB2", "BIOES"]
+TAG_SCHEMES: tuple[str, ...] = ("auto", "IOB1", "IOB2", "BIOES")
 
 _TAG_PATTERN = re.compile(r"^(?:O|[BIES]-\S+)$")
 SPLIT_FILE_PATTERNS = (
@@ -54,11 +56,14 @@ def read_conll(path: str | PathLike[str], scheme: TagScheme = "auto", tag_column
             ``-2`` for the gold tags of a ``conlleval`` file (word ... gold predicted).
 
     Raises:
+        DialogEnvsError: an unknown ``scheme``.
         DataFormatError: empty file, bytes that are not UTF-8, a line whose column count differs
             from the file's first token line, a line with fewer than two columns, a tag that is not
             ``O`` or ``B-``/``I-``/``E-``/``S-`` followed by a type, or ``E-``/``S-`` tags in a file
             declared IOB1/IOB2.
     """
+    if scheme not in TAG_SCHEMES:
+        raise DialogEnvsError(f"scheme is {scheme!r}; expected one of {', '.join(TAG_SCHEMES)}")
     lines = read_text_lines(path)
     sentences: list[TaggedSentence] = []
     words: list[str] = []

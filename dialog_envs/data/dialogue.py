@@ -43,7 +43,6 @@ labels of that line are dropped (its turns get no ``act``/``emotion``) with a
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +51,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dialog_envs.data.splits import SplitSource, take_split
-from dialog_envs.errors import DataFormatError, DialogEnvsError, read_text_lines
+from dialog_envs.data.text_files import parse_json, read_text_lines
+from dialog_envs.errors import DataFormatError, DialogEnvsError
 
 EOU = "__eou__"
 """The end-of-utterance marker of the DailyDialog format."""
@@ -125,10 +125,7 @@ def read_jsonl(path: str | PathLike[str]) -> list[Dialogue]:
     for number, line in enumerate(read_text_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(path, f"not valid JSON ({error.msg}); expected one JSON object per line", line=number) from None
+        record = parse_json(path, line, number, expected="one JSON object per line")
         if not isinstance(record, dict):
             raise DataFormatError(path, f"a JSON {type(record).__name__}; expected a JSON object with a 'turns' list", line=number)
         if "turns" not in record:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -38,7 +37,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dialog_envs.data.splits import SPLIT_FRACTIONS, SPLIT_SEED, SplitSource, resolve_split, split_indices
-from dialog_envs.errors import DataFormatError, DialogEnvsError, read_text_lines
+from dialog_envs.data.text_files import parse_json, read_text_lines
+from dialog_envs.errors import DataFormatError, DialogEnvsError
 
 LabelledFormat = Literal["auto", "at", "csv", "tsv", "jsonl"]
 FORMATS: tuple[str, ...] = ("auto", "at", "csv", "tsv", "jsonl")
@@ -209,12 +209,7 @@ def read_jsonl(
     for number, line in enumerate(_read_lines(path, encoding), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(
-                path, f"not valid JSON ({error.msg} at column {error.colno}); expected one object per line", line=number
-            ) from None
+        record = parse_json(path, line, number, expected="one object per line")
         if not isinstance(record, dict):
             raise DataFormatError(
                 path, f"found a JSON {type(record).__name__}; expected an object with {text_key!r} and {label_key!r}",
@@ -352,15 +347,12 @@ def _resolve_format(path: str | PathLike[str], format: str) -> str:
 
 
 def _read_lines(path: str | PathLike[str], encoding: str) -> list[str]:
-    """Lines of a text file through :func:`read_text_lines`, in any encoding Python knows; a UTF-8
-    byte-order mark is dropped."""
+    """Lines of a text file through :func:`read_text_lines`, in any encoding Python knows."""
     try:
         codec = codecs.lookup(encoding).name
     except LookupError:
         raise DialogEnvsError(f"unknown text encoding {encoding!r}; expected e.g. 'utf-8' or 'latin-1'") from None
-    lines = read_text_lines(path, codec)
-    lines[0] = lines[0].removeprefix("\ufeff")  # a byte-order mark is not part of the text
-    return lines
+    return read_text_lines(path, codec)
 
 
 def _check_label(path: str | PathLike[str], label: str, line: int, field: str) -> None:

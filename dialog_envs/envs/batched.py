@@ -270,11 +270,17 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
         raise DialogEnvsError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
 
 
+MAX_SIZE = 32_768
+"""The largest value of a size argument (``max_length``, ``max_new_tokens``, ``max_turns``...). The
+envs allocate their observation arrays at construction, so a size is checked there: 32,768 tokens
+are 256 KiB per int64 row, where ``max_length=10**9`` would be gigabytes per env."""
+
+
 def check_positive_ints(**values: Any) -> None:
-    """Reject any argument that is not an integer >= 1."""
+    """Reject any argument that is not an integer from 1 to :data:`MAX_SIZE`."""
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise DialogEnvsError(f"{name} is {value!r}; expected an integer >= 1")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_SIZE:
+            raise DialogEnvsError(f"{name} is {value!r}; expected an integer from 1 to {MAX_SIZE}")
 
 
 def env_tokenizer(
@@ -295,9 +301,13 @@ def check_actions(actions: Any, count: int, num_actions: int, kind: str = "an ac
     array = np.asarray(actions)
     if array.dtype == object and array.shape == (count,):
         if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in array):
+            too_large = [a for a in array if not np.iinfo(np.int64).min <= a <= np.iinfo(np.int64).max]
+            if too_large:
+                raise DialogEnvsError(f"action {too_large[0]} is invalid: not {kind}; expected 0..{num_actions - 1}")
             array = array.astype(np.int64)
     if array.shape != (count,) or not np.issubdtype(array.dtype, np.integer):
         shown = actions[0] if count == 1 and array.shape == (1,) else actions
+        shown = shown.item() if isinstance(shown, np.generic) else shown
         raise DialogEnvsError(f"action {shown!r} is invalid: not {kind}; expected integers in 0..{num_actions - 1}")
     bad = (array < 0) | (array >= num_actions)
     if bad.any():

@@ -18,10 +18,12 @@ import numpy as np
 from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
-from dialog_envs.data.conll import SPLIT_FILE_PATTERNS, TaggedSentence, TagScheme, read_conll_source, read_conll_split, tag_set
+from dialog_envs.data.conll import SPLIT_FILE_PATTERNS, TAG_SCHEMES, TaggedSentence, TagScheme, read_conll_source, read_conll_split, tag_set
 from dialog_envs.data.generated_ner import generated_ner_split
 from dialog_envs.data.splits import check_split, data_key, resolve_split
-from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
+from dialog_envs.envs.batched import (
+    MAX_SIZE, BatchCore, BatchOfOneEnv, RowInfos, check_choice, check_positive_ints, env_tokenizer, mean_float_metrics, vector_env_class,
+)
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.ner import PrefixEntityF1, entity_scores, sentence_entity_f1, token_report
 from dialog_envs.tokenization import train_tokenizer
@@ -35,8 +37,8 @@ class EncodedCorpus:
     """A split's sentences with everything the env needs per step computed once.
 
     ``token_ids[i]`` are sentence ``i``'s token ids (special tokens included, at most
-    ``max_length``); ``first_token[i][w]`` is the position of word ``w``'s first token in them
-    (the last position when truncation cut the word off); ``tag_ids[i]`` the gold tag ids.
+    ``max_length``, never cut); ``first_token[i][w]`` is the position of word ``w``'s first token in
+    them; ``tag_ids[i]`` the gold tag ids.
     """
 
     sentences: tuple[TaggedSentence, ...]
@@ -109,18 +111,26 @@ def default_ner_tokenizer(data: NERData | None, scheme: TagScheme = "auto") -> P
 def encode_corpus(
     sentences: tuple[TaggedSentence, ...], tags: tuple[str, ...], tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> EncodedCorpus:
-    """Tokenize every sentence once (a batched call) and map words to their first token."""
+    """Tokenize every sentence once (a batched call) and map words to their first token.
+
+    Raises:
+        DialogEnvsError: a sentence has more tokens (special tokens included) or words than
+            ``max_length``: the env never cuts a sentence, so no word is tagged without being seen.
+    """
     tag_index = {tag: index for index, tag in enumerate(tags)}
-    encodings = tokenizer(
-        [list(s.words) for s in sentences], is_split_into_words=True, truncation=True, max_length=max_length
-    )
+    encodings = tokenizer([list(s.words) for s in sentences], is_split_into_words=True, truncation=False)
+    lengths = [max(len(ids), len(sentence.words)) for ids, sentence in zip(encodings["input_ids"], sentences)]
+    too_long = [index for index, length in enumerate(lengths) if length > max_length]
+    if too_long:
+        index = too_long[0]
+        words = " ".join(sentences[index].words[:8])
+        raise DialogEnvsError(
+            f"sentence {index} ({words!r} ...) is {lengths[index]} tokens long with this tokenizer, more than "
+            f"max_length={max_length} ({len(too_long)} sentence(s) are); pass max_length >= {max(lengths)} "
+            f"(the longest sentence), at most {MAX_SIZE}"
+        )
     token_ids, first_token, tag_ids = [], [], []
     for index, sentence in enumerate(sentences):
-        if len(sentence.words) > max_length:
-            raise DialogEnvsError(
-                f"sentence {index} has {len(sentence.words)} words, more than max_length={max_length}; "
-                f"pass a larger max_length"
-            )
         unknown = [tag for tag in sentence.tags if tag not in tag_index]
         if unknown:
             raise DialogEnvsError(
@@ -132,8 +142,7 @@ def encode_corpus(
         for position, word in enumerate(encodings.word_ids(index)):
             if word is not None and firsts[word] < 0:
                 firsts[word] = position
-        # Words that truncation cut off point at the last token; words that gave no token at all
-        # (possible with some tokenizers) point at the previous word's token.
+        # Words that gave no token at all (possible with some tokenizers) point at the previous word's token.
         for word in range(len(firsts)):
             if firsts[word] < 0:
                 firsts[word] = firsts[word - 1] if word > 0 else 0
@@ -316,7 +325,8 @@ class NEREnv(BatchOfOneEnv):
     - ``reward``: ``"token"``, ``"dense_f1"`` or ``"sparse_f1"``.
     - ``tokenizer``: ``None`` (a word-level tokenizer trained on the training words and cached), or
       any Hugging Face tokenizer's name or path, or a tokenizer object.
-    - ``max_length``: the observation's length in tokens (default 128, enough for CoNLL-2003).
+    - ``max_length``: the observation's length in tokens (default 128, at most 32,768). A sentence
+      longer than that (special tokens included) is an error at construction, never cut.
     - ``mask_invalid_transitions``: when ``True`` (default) the action mask forbids ``I-X`` after
       anything but ``B-X``/``I-X``; when ``False`` the mask allows every tag. The mask is advice:
       a masked action is still carried out.
@@ -358,6 +368,8 @@ class NEREnv(BatchOfOneEnv):
         render_mode: str | None = None,
     ) -> None:
         check_choice("reward", reward, REWARDS)
+        check_choice("scheme", scheme, TAG_SCHEMES)
+        check_positive_ints(max_length=max_length)
         super().__init__(split=split, render_mode=render_mode)
         data = ner_data(data_path)
         self.tokenizer = env_tokenizer(tokenizer, lambda: default_ner_tokenizer(data, scheme))

@@ -26,7 +26,7 @@ from dialog_envs.data.labelled import (
     read_labelled_split,
 )
 from dialog_envs.data.splits import SPLITS
-from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, env_tokenizer, mean_float_metrics, vector_env_class
+from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, check_positive_ints, env_tokenizer, mean_float_metrics, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.classification import macro_f1
 from dialog_envs.tokenization import train_tokenizer
@@ -99,7 +99,12 @@ class SentimentBatch(BatchCore):
     def observations(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         rows = self.all_rows if rows is None else rows
         index = np.maximum(self.index[rows], 0)
-        observation = {"input_ids": self.env._input_ids[index], "attention_mask": self.env._attention_mask[index]}
+        width = self.env._input_ids.shape[1]
+        input_ids = np.full((len(rows), self.env.max_length), self.env.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(rows), self.env.max_length), dtype=np.int64)
+        input_ids[:, :width] = self.env._input_ids[index]
+        attention_mask[:, :width] = self.env._attention_mask[index]
+        observation = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.env.explain:
             observation["rationale_ids"] = self.rationale[rows].copy()
             observation["rationale_mask"] = (np.arange(self.length) >= self.length - self.rationale_len[rows][:, None]).astype(np.int64)
@@ -198,7 +203,7 @@ class SentimentEnv(BatchOfOneEnv):
     * ``split``: ``"train"``, ``"validation"`` or ``"test"``.
     * ``tokenizer``: ``None`` (a word tokenizer trained on the train split, with ``[CLS] ... [SEP]``
       around each text), a Hugging Face name or path, or a tokenizer object.
-    * ``max_length``: length of ``input_ids`` (default 64; longer texts are truncated).
+    * ``max_length``: length of ``input_ids`` (default 64, at most 32,768; longer texts are truncated).
     * ``labels``: the label names in action order (default: the data's labels, sorted).
     * ``reward``: ``"accuracy"`` (the identity matrix) or ``num_labels x num_labels`` rewards.
     * ``explain``, ``max_rationale_tokens`` (default 16): explain mode.
@@ -256,10 +261,9 @@ class SentimentEnv(BatchOfOneEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(split=split, render_mode=render_mode)
+        check_positive_ints(max_length=max_length, max_rationale_tokens=max_rationale_tokens)
         if max_length < 2:
             raise DialogEnvsError(f"max_length={max_length} is too small; expected at least 2")
-        if explain and max_rationale_tokens < 1:
-            raise DialogEnvsError(f"max_rationale_tokens={max_rationale_tokens}; expected at least 1")
         self.max_length = int(max_length)
         self.explain = bool(explain)
         self.max_rationale_tokens = int(max_rationale_tokens)
@@ -271,6 +275,11 @@ class SentimentEnv(BatchOfOneEnv):
         self._phrasebank_agreement = phrasebank_agreement
 
         self.examples: list[LabelledText] = self._load_split(split)
+        if not self.examples:
+            raise DialogEnvsError(
+                f"split {split!r} of data_path {str(data_path)!r} has no examples (split_fractions leave it empty); "
+                "expected a file with more examples or a folder with a file per split"
+            )
         self.labels: tuple[str, ...] = self._choose_labels(labels)
         self._label_index = {label: index for index, label in enumerate(self.labels)}
         unknown = sorted({example.label for example in self.examples} - set(self.labels))
@@ -455,12 +464,14 @@ class SentimentEnv(BatchOfOneEnv):
         return matrix
 
     def _encode_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids of every example, right-padded to ``max_length`` (encoded once, for speed)."""
+        """Token ids of every example, encoded once for speed and right-padded to the longest one
+        (the observation pads them to ``max_length``)."""
         encoded = self.tokenizer(
             [example.text for example in self.examples], truncation=True, max_length=self.max_length
         )["input_ids"]
-        ids = np.full((len(encoded), self.max_length), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(encoded), self.max_length), dtype=np.int64)
+        width = min(self.max_length, max(len(token_ids) for token_ids in encoded))
+        ids = np.full((len(encoded), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), width), dtype=np.int64)
         for row, token_ids in enumerate(encoded):
             token_ids = token_ids[: self.max_length]
             ids[row, : len(token_ids)] = token_ids

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from dialog_envs.data.text_files import parse_json, read_text, split_lines
 from dialog_envs.errors import DataFormatError, DialogEnvsError
 from dialog_envs.simuser.schema import Domain, Schema, check_slots, normalise_name, normalise_value
 
@@ -195,12 +196,8 @@ _GOAL_CACHE: dict[tuple[str, int, str], tuple[Goal, ...]] = {}
 
 
 def _read_goals(path: Path, schema: Schema) -> tuple[Goal, ...]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataFormatError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
+    text = read_text(path)
+    data = parse_json(path, text, expected="a JSON object of dialogues")
     if not isinstance(data, dict):
         raise DataFormatError(path, f"expected an object of dialogues, found {type(data).__name__}", field="<root>")
     lines = _id_lines(text)
@@ -223,7 +220,7 @@ def _read_goals(path: Path, schema: Schema) -> tuple[Goal, ...]:
 def _id_lines(text: str) -> dict[str, int]:
     """Line number of each top-level id (MultiWOZ files written one dialogue per line)."""
     lines = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if line.startswith('"'):
             end = line.find('"', 1)
             if end > 1:

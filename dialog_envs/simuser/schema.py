@@ -26,7 +26,6 @@ database column ``entrance fee`` / ``entrancefee`` meet.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
+from dialog_envs.data.text_files import read_json
 from dialog_envs.errors import DataFormatError, DialogEnvsError
 
 MatchRule = Literal["equal", "at_least", "at_most"]
@@ -238,16 +238,6 @@ def _expect(value: Any, kind: type | tuple[type, ...], path: Path, field_name: s
     return value
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as error:
-        raise DataFormatError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, "not UTF-8 text; expected a UTF-8 JSON file") from None
-
-
 def _slot_list(value: Any, path: Path, field_name: str, domain: str) -> tuple[str, ...]:
     if isinstance(value, Mapping):
         value = list(value)
@@ -268,18 +258,26 @@ def read_sgd_schema(path: str | PathLike[str]) -> list[tuple[Domain, dict[str, A
     ``is_transactional``). Returns the domains (without entities) with the raw service objects.
 
     Raises:
-        DataFormatError: a key is missing or has the wrong type (names the file and field).
+        DataFormatError: a key is missing or has the wrong type, or a service or slot name repeats
+            an earlier one (names the file and field).
     """
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path, expected="a JSON list of services")
     _expect(data, list, path, "<root>", "a list of services")
     result = []
+    seen: set[str] = set()
     for si, service in enumerate(data):
         where = f"[{si}]"
         _expect(service, dict, path, where, "a service object")
         if "service_name" not in service:
             raise DataFormatError(path, "missing key; expected the service's name", field=f"{where}.service_name")
         name = _expect(service["service_name"], str, path, f"{where}.service_name", "a string").lower()
+        if name in seen:
+            raise DataFormatError(
+                path, f"service {service['service_name']!r} repeats service {name!r} (names are compared in "
+                "lower case); expected each service once", field=f"{where}.service_name",
+            )
+        seen.add(name)
         for key in ("slots", "intents"):
             if key not in service:
                 raise DataFormatError(path, f"missing key; expected a list of {key}", field=f"{where}.{key}")
@@ -310,6 +308,12 @@ def read_sgd_schema(path: str | PathLike[str]) -> list[tuple[Domain, dict[str, A
             if "name" not in raw:
                 raise DataFormatError(path, "missing key; expected the slot's name", field=f"{lwhere}.name")
             slot_name = normalise_name(_expect(raw["name"], str, path, f"{lwhere}.name", "a string"), name)
+            if slot_name in slots:
+                raise DataFormatError(
+                    path, f"slot {raw['name']!r} repeats slot {slot_name!r} of service {name!r} (names are "
+                    "compared in lower case without spaces, '_' or '-'); expected each slot once",
+                    field=f"{lwhere}.name",
+                )
             values = raw.get("possible_values", [])
             _expect(values, list, path, f"{lwhere}.possible_values", "a list of strings")
             for vi, value in enumerate(values):
@@ -369,7 +373,7 @@ def read_entity_db(path: str | PathLike[str], domain: Domain) -> list[dict[str, 
         DataFormatError: the file is not a list of objects, or a slot field has the wrong type.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path, expected="a JSON list of entity objects")
     if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
         data = data[0] if "taxi_colors" in data[0] else data
     if isinstance(data, dict) and "taxi_colors" in data and "taxi_types" in data:

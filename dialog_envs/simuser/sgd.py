@@ -36,7 +36,6 @@ the corpus goals:
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from dialog_envs.data.splits import check_split
+from dialog_envs.data.text_files import read_json
 from dialog_envs.errors import DataFormatError, DialogEnvsError
 from dialog_envs.simuser.goals import DomainGoal, Goal, split_of
 from dialog_envs.simuser.schema import DONTCARE, Domain, Schema, Slot, normalise_name, normalise_value, read_sgd_schema
@@ -365,14 +365,7 @@ def _domain_goal(goal: _ServiceGoal, domain: Domain) -> DomainGoal:
 
 
 def _read_json_list(path: Path) -> list[Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise DataFormatError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, "not UTF-8 text; expected a UTF-8 JSON file") from None
-    return _expect(data, list, path, "<root>", "a list of dialogues")
+    return _expect(read_json(path, "a list of dialogues"), list, path, "<root>", "a list of dialogues")
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], path: Path, where: str, what: str) -> Any:
