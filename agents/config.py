@@ -153,6 +153,8 @@ class TokenPGConfig:
     progress: bool = _help("Show a progress bar with reward and tokens/s.", True)
 
     def __post_init__(self) -> None:
+        if isinstance(self.bf16, bool):  # YAML 1.1 reads a bare on/off as a boolean
+            self.bf16 = "on" if self.bf16 else "off"
         for name, hint in get_type_hints(type(self)).items():
             value = getattr(self, name)
             if not _matches(value, hint):

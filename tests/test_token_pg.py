@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 import torch
 
 import tests.toy_envs  # noqa: F401  (registers tests/TargetToken-v0 and tests/ChattyUser-v0)
@@ -171,12 +172,13 @@ def test_bad_config_is_a_clear_error() -> None:
     ({"learning_rate": "1e-3"}, r"learning_rate='1e-3'; expected float \(YAML reads 1e-3 as text"),
     ({"kl_target": "high"}, r"kl_target='high'; expected float or null$"),
     ({"model_config": [1]}, r"model_config=\[1\]; expected dict$"),
-    ({"bf16": True}, r"bf16=True; expected one of auto, on, off$"),
+    ({"bf16": "yes"}, r"bf16='yes'; expected one of auto, on, off$"),
 ])
 def test_config_values_of_the_wrong_type_are_one_clear_line(values: dict, message: str) -> None:
     with pytest.raises(DialogEnvsError, match=message):
         TokenPGConfig.from_dict(values)
     assert TokenPGConfig.from_dict({"learning_rate": 1, "kl_target": 0.05, "model": None}).learning_rate == 1
+    assert TokenPGConfig.from_dict(yaml.safe_load("bf16: off")).bf16 == "off"  # YAML's boolean reading of off
 
 
 def test_lora_policy_uses_its_disabled_adapter_as_the_kl_reference() -> None:
