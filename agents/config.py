@@ -17,6 +17,7 @@ from dialog_envs.errors import DialogEnvsError
 
 Algorithm = Literal["reinforce", "ppo", "grpo", "rloo"]
 Schedule = Literal["constant", "linear", "cosine"]
+KLForm = Literal["reward", "loss"]
 
 
 def _help(text: str, default: Any) -> Any:
@@ -73,8 +74,22 @@ class TokenPGConfig:
     )
     value_coef: float = _help("Weight of the value loss (ppo, or reinforce with a value baseline).", 0.5)
     entropy_coef: float = _help("Weight of the entropy bonus.", 0.0)
-    kl_coef: float = _help("Per-token KL penalty against the frozen reference policy; 0 keeps no reference.", 0.0)
-    kl_target: float | None = _help("Target KL per token for an adaptive coefficient (Ziegler et al.); None keeps it fixed.", None)
+    kl_coef: float = _help(
+        "Weight beta of the KL to the reference policy (the policy before RL: a frozen copy, or with LoRA the "
+        "disabled adapter); 0 keeps no reference.",
+        0.0,
+    )
+    kl_form: KLForm = _help(
+        "How the KL enters: 'reward' subtracts beta * (log pi - log pi_ref) of each sampled token from its "
+        "reward (Ziegler et al., InstructGPT); 'loss' adds beta * the k3 estimator, mean over valid tokens of "
+        "(r - 1) - log r with r = pi_ref/pi of the sampled token, to every algorithm's loss (GRPO's form).",
+        "reward",
+    )
+    kl_target: float | None = _help(
+        "Target KL per token for an adaptive coefficient (Ziegler et al.; adapts on the logged 'kl', either "
+        "form); None keeps it fixed.",
+        None,
+    )
     whiten_advantages: bool = _help("Normalise advantages over the batch (reinforce, ppo).", True)
 
     # -- rollouts --------------------------------------------------------------------------------
@@ -122,7 +137,8 @@ class TokenPGConfig:
 
     def __post_init__(self) -> None:
         choices = {"algorithm": Algorithm.__args__, "policy": ("auto", "causal_lm", "tagger"),
-                   "lr_schedule": Schedule.__args__, "warm_start_lr_schedule": Schedule.__args__}
+                   "lr_schedule": Schedule.__args__, "warm_start_lr_schedule": Schedule.__args__,
+                   "kl_form": KLForm.__args__}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise DialogEnvsError(f"config field {name}={getattr(self, name)!r}; expected one of {', '.join(allowed)}")
