@@ -98,6 +98,12 @@ class TokenPGConfig:
     top_k: int = _help("Sample among the k most likely actions only (0: all).", 0)
     top_p: float = _help("Nucleus sampling threshold (1.0: off).", 1.0)
     max_episode_steps: int = _help("Safety limit on the steps of one rollout.", 512)
+    max_context_tokens: int | None = _help(
+        "Context window W of a causal-LM policy's rollouts (None: the model's maximum positions). When feeding "
+        "a step would make the KV cache longer than W, every row's context is cut to its last W // 2 tokens "
+        "and the cache is re-prefilled; training recomputes each step with the context it was sampled with.",
+        None,
+    )
 
     # -- optimisation ----------------------------------------------------------------------------
     learning_rate: float = _help("Adam(W) learning rate of the RL phase.", 3e-4)
@@ -150,6 +156,8 @@ class TokenPGConfig:
         for name in ("updates", "num_envs", "eval_episodes", "ppo_epochs", "ppo_minibatches"):
             if getattr(self, name) <= 0:
                 raise DialogEnvsError(f"config field {name} must be > 0, got {getattr(self, name)}")
+        if self.max_context_tokens is not None and self.max_context_tokens < 2:
+            raise DialogEnvsError(f"config field max_context_tokens must be >= 2 tokens (or None), got {self.max_context_tokens}")
         if self.ppo_minibatches > self.num_envs:
             raise DialogEnvsError(
                 f"config field ppo_minibatches={self.ppo_minibatches} must be at most num_envs={self.num_envs} "

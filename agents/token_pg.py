@@ -150,7 +150,7 @@ class TokenPGAgent:
         if kind == "causal_lm":
             model = build_causal_lm(self.tokenizer, self.model_path, self.gguf_file, config.model_config, 2 * window)
             policy: CausalLMPolicy | TaggerPolicy = CausalLMPolicy(
-                self._maybe_lora(model), self.tokenizer.pad_token_id, self.num_actions, value_head
+                self._maybe_lora(model), self.tokenizer.pad_token_id, self.num_actions, value_head, config.max_context_tokens
             )
         else:
             encoder = build_encoder(self.tokenizer, self.model_path, config.model_config, window)
@@ -505,6 +505,8 @@ class TokenPGAgent:
         mask = torch.as_tensor(np.asarray(observations["attention_mask"]), device=device)
         with autocast(device, self.bf16):
             if policy.kind == "causal_lm":
+                if policy.context_window is not None:  # the last W tokens, at most the model's positions
+                    ids, mask = ids[:, -policy.context_window :], mask[:, -policy.context_window :]
                 positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
                 logits, _, _ = policy.forward_tokens(ids, mask, positions, keep=1)
                 logits = logits[:, -1]
