@@ -50,7 +50,9 @@ class TokenPGConfig:
         "encoder and a head; 'auto' picks causal_lm when the action space is the tokenizer's vocabulary.",
         "auto",
     )
-    lora_rank: int = _help("LoRA rank (needs peft); 0 trains all weights. With LoRA the disabled adapter is the KL reference.", 0)
+    lora_rank: int = _help(
+        "LoRA rank (needs peft); 0 trains all weights. With LoRA and no warm start the disabled adapter is the KL reference.", 0
+    )
 
     # -- algorithm -------------------------------------------------------------------------------
     algorithm: Algorithm = _help(
@@ -75,8 +77,8 @@ class TokenPGConfig:
     value_coef: float = _help("Weight of the value loss (ppo, or reinforce with a value baseline).", 0.5)
     entropy_coef: float = _help("Weight of the entropy bonus.", 0.0)
     kl_coef: float = _help(
-        "Weight beta of the KL to the reference policy (the policy before RL: a frozen copy, or with LoRA the "
-        "disabled adapter); 0 keeps no reference.",
+        "Weight beta of the KL to the reference policy, the policy before RL: a frozen copy of it (taken after "
+        "the warm start), or with LoRA and no warm start the policy with its adapter disabled; 0 keeps no reference.",
         0.0,
     )
     kl_form: KLForm = _help(

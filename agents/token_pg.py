@@ -170,9 +170,13 @@ class TokenPGAgent:
         return get_peft_model(model, lora)
 
     def _build_reference(self) -> CausalLMPolicy | TaggerPolicy | None:
-        """The frozen reference of the KL penalty; with LoRA the policy itself, adapter disabled."""
+        """The reference of the KL before any training: a frozen copy of the policy; None without a
+        KL, or with LoRA, where the policy with its adapter disabled is the reference (no copy)."""
         if self.config.kl_coef <= 0 or self.config.lora_rank > 0:
             return None
+        return self._frozen_copy()
+
+    def _frozen_copy(self) -> CausalLMPolicy | TaggerPolicy:
         reference = copy.deepcopy(self.policy).eval()
         reference.requires_grad_(False)
         return reference
@@ -219,6 +223,8 @@ class TokenPGAgent:
         logger = RunLogger(self.out_dir, resume_update=self.update) if self._writes else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
+            if config.kl_coef > 0:  # the KL is to the warm-started policy (with LoRA too: the warm start trained the adapter)
+                self.reference = self._frozen_copy()
         if self._writes and self.update == 0:
             self.save(self.out_dir / "checkpoints" / "initial")  # the policy before RL, for before/after reports
         progress = tqdm(total=total, initial=self.update, desc="RL", disable=not config.progress or self.rank > 0, dynamic_ncols=True)

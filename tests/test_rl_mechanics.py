@@ -167,6 +167,18 @@ def test_kl_loss_form_pulls_every_algorithm_back_to_its_reference(algorithm: str
     assert logged[-1]["kl"] < logged[0]["kl"]
 
 
+@pytest.mark.parametrize("lora", [False, True], ids=["frozen-copy", "lora"])
+def test_the_reference_is_the_warm_started_policy(lora: bool) -> None:
+    agent = kl_agent(lora, warm_start_updates=3, warm_start_learning_rate=1e-2)
+    untrained = agent._frozen_copy()
+    agent.learn(updates=0)  # the warm start only
+    assert agent.reference is not None and not any(p.requires_grad for p in agent.reference.parameters())
+    probe = agent._collect([1000 + index for index in range(8)])
+    assert exact_kl_to_reference(agent, probe) == pytest.approx(0.0, abs=1e-6)
+    agent.reference = untrained
+    assert exact_kl_to_reference(agent, probe) > 1e-3  # the warm start moved the policy
+
+
 @pytest.mark.parametrize("kl_form", ["reward", "loss"])
 def test_adaptive_coefficient_follows_the_target_in_both_forms(kl_form: str) -> None:
     agent = kl_agent(False, algorithm="reinforce", kl_form=kl_form, kl_coef=0.1, kl_target=1e-6)
