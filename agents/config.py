@@ -17,6 +17,7 @@ from dialog_envs.errors import DialogEnvsError
 
 Algorithm = Literal["reinforce", "ppo", "grpo", "rloo"]
 Schedule = Literal["constant", "linear", "cosine"]
+KLForm = Literal["reward", "loss"]
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -81,7 +82,9 @@ class TokenPGConfig:
         "encoder and a head; 'auto' picks causal_lm when the action space is the tokenizer's vocabulary.",
         "auto",
     )
-    lora_rank: int = _help("LoRA rank (needs peft); 0 trains all weights. With LoRA the disabled adapter is the KL reference.", 0)
+    lora_rank: int = _help(
+        "LoRA rank (needs peft); 0 trains all weights. With LoRA and no warm start the disabled adapter is the KL reference.", 0
+    )
 
     # -- algorithm -------------------------------------------------------------------------------
     algorithm: Algorithm = _help(
@@ -105,8 +108,22 @@ class TokenPGConfig:
     )
     value_coef: float = _help("Weight of the value loss (ppo, or reinforce with a value baseline).", 0.5)
     entropy_coef: float = _help("Weight of the entropy bonus.", 0.0)
-    kl_coef: float = _help("Per-token KL penalty against the frozen reference policy; 0 keeps no reference.", 0.0)
-    kl_target: float | None = _help("Target KL per token for an adaptive coefficient (Ziegler et al.); None keeps it fixed.", None)
+    kl_coef: float = _help(
+        "Weight beta of the KL to the reference policy, the policy before RL: a frozen copy of it (taken after "
+        "the warm start), or with LoRA and no warm start the policy with its adapter disabled; 0 keeps no reference.",
+        0.0,
+    )
+    kl_form: KLForm = _help(
+        "How the KL enters: 'reward' subtracts beta * (log pi - log pi_ref) of each sampled token from its "
+        "reward (Ziegler et al., InstructGPT); 'loss' adds beta * the k3 estimator, mean over valid tokens of "
+        "(r - 1) - log r with r = pi_ref/pi of the sampled token, to every algorithm's loss (GRPO's form).",
+        "reward",
+    )
+    kl_target: float | None = _help(
+        "Target KL per token for an adaptive coefficient (Ziegler et al.; adapts on the logged 'kl', either "
+        "form); None keeps it fixed.",
+        None,
+    )
     whiten_advantages: bool = _help("Normalise advantages over the batch (reinforce, ppo).", True)
 
     # -- rollouts --------------------------------------------------------------------------------
@@ -115,6 +132,12 @@ class TokenPGConfig:
     top_k: int = _help("Sample among the k most likely actions only (0: all).", 0)
     top_p: float = _help("Nucleus sampling threshold (1.0: off).", 1.0)
     max_episode_steps: int = _help("Safety limit on the steps of one rollout.", 512)
+    max_context_tokens: int | None = _help(
+        "Context window W of a causal-LM policy's rollouts (None: the model's maximum positions). When feeding "
+        "a step would make the KV cache longer than W, every row's context is cut to its last W // 2 tokens "
+        "and the cache is re-prefilled; training recomputes each step with the context it was sampled with.",
+        None,
+    )
 
     # -- optimisation ----------------------------------------------------------------------------
     learning_rate: float = _help("Adam(W) learning rate of the RL phase.", 3e-4)
@@ -168,6 +191,8 @@ class TokenPGConfig:
         for name in ("updates", "num_envs", "eval_episodes", "ppo_epochs", "ppo_minibatches"):
             if getattr(self, name) <= 0:
                 raise DialogEnvsError(f"config field {name} must be > 0, got {getattr(self, name)}")
+        if self.max_context_tokens is not None and self.max_context_tokens < 2:
+            raise DialogEnvsError(f"config field max_context_tokens must be >= 2 tokens (or None), got {self.max_context_tokens}")
         if self.ppo_minibatches > self.num_envs:
             raise DialogEnvsError(
                 f"config field ppo_minibatches={self.ppo_minibatches} must be at most num_envs={self.num_envs} "

@@ -169,3 +169,65 @@ class TokenFeaturesExtractor(BaseFeaturesExtractor):
         for key in self.scalar_fields:
             parts.append(self._category(key, obs[key][:, 0]))
         return self.head(torch.cat(parts, dim=1))
+
+
+FEATURE_CACHES: dict[tuple[str, bool], dict[bytes, torch.Tensor]] = {}
+"""``(model, normalize)`` -> the features of every observation encoded so far (by its real tokens)."""
+
+
+class PretrainedFeaturesExtractor(BaseFeaturesExtractor):
+    """A frozen pretrained encoder as SB3's features: the mean of its last hidden states over the
+    real tokens of ``input_ids``, layer-normalised (no learned scale).
+
+    The env must use the encoder's tokenizer (:class:`~dialog_envs.agents.sb3_baselines.SB3Agent`
+    sets the env's ``tokenizer`` when given ``pretrained=``). Positions are counted from each row's
+    first real token, so left- and right-padded observations encode alike. The encoder never
+    trains, so each distinct observation is encoded once per process and its features kept, shared
+    by every extractor of the same model and normalisation (a one-step env such as Sentiment-v0
+    encodes every sentence once, however many PPO epochs or agents read it).
+
+    The normalisation matters: mean-pooled MiniLM states differ between sentences by far less
+    than 1 per dimension, which a policy head initialised for unit-scale inputs learns from
+    slowly; layer norm gives every vector zero mean and unit variance across its dimensions.
+
+    Args:
+        observation_space: the env's ``spaces.Dict`` with ``input_ids`` and ``attention_mask``.
+        model: a packaged model's short name (``"minilm"``) or a Hugging Face encoder's name or path.
+        normalize: layer-normalise the pooled vector (``False``: the raw mean, for comparison).
+    """
+
+    def __init__(self, observation_space: gym.spaces.Dict, model: str = "minilm", normalize: bool = True) -> None:
+        from transformers import AutoModel
+
+        from dialog_envs.agents.policies import load_pretrained
+        from dialog_envs.agents.pretrained import resolve_model
+
+        if not isinstance(observation_space, gym.spaces.Dict) or "input_ids" not in observation_space.spaces:
+            raise DialogEnvsError(f"PretrainedFeaturesExtractor needs a Dict observation space with input_ids, got {observation_space}")
+        encoder = load_pretrained(AutoModel, resolve_model(model)[0]).eval()
+        encoder.requires_grad_(False)
+        super().__init__(observation_space, encoder.config.hidden_size)
+        self.encoder = [encoder]  # in a list: not a submodule, so SB3's optimizer and state dict leave it out
+        self.normalize = normalize
+        self._cache = FEATURE_CACHES.setdefault((model, normalize), {})
+
+    @torch.no_grad()
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The pooled (and normalised) features of a batch of token rows, without the cache."""
+        encoder = self.encoder[0]
+        positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions).last_hidden_state
+        mask = attention_mask[..., None].to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        return torch.nn.functional.layer_norm(pooled, pooled.shape[-1:]) if self.normalize else pooled
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids = observations["input_ids"].long().cpu()
+        mask = observations["attention_mask"].long().cpu()
+        keys = [row.numpy().tobytes() for row in ids * mask]
+        unique = {key: index for index, key in enumerate(keys) if key not in self._cache}  # one row per new observation
+        if unique:
+            rows = torch.tensor(list(unique.values()))
+            for key, features in zip(unique, self.encode(ids[rows], mask[rows])):
+                self._cache[key] = features
+        return torch.stack([self._cache[key] for key in keys]).to(observations["input_ids"].device)

@@ -6,7 +6,9 @@ the loss to minimise and what is worth logging, under CleanRL's names: ``pg_loss
 ``entropy`` and, for PPO, ``approx_kl`` and ``clipfrac``.
 
 :data:`LOSSES` maps the config's ``algorithm`` to its function: adding an algorithm is one
-function here and one literal in :data:`dialog_envs.agents.config.Algorithm`.
+function here and one literal in :data:`dialog_envs.agents.config.Algorithm`. The KL to the
+reference policy is not part of these functions: as a reward penalty it is already in the batch's
+rewards, and as a loss term (:func:`k3_kl`) the agent adds it to whichever loss is chosen.
 """
 
 from __future__ import annotations
@@ -62,6 +64,18 @@ LossResult = tuple[torch.Tensor, dict[str, torch.Tensor]]
 def masked_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """The mean over the valid steps."""
     return (values * valid).sum() / valid.sum().clamp(min=1)
+
+
+def k3_kl(log_probs: torch.Tensor, reference_log_probs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Schulman's k3 estimator of ``KL(pi || pi_ref)`` from the sampled tokens, mean over the valid
+    ones: ``(r - 1) - log r`` with ``r = pi_ref(a|s) / pi(a|s)`` (http://joschu.net/blog/kl-approx.html).
+
+    Unbiased for actions drawn from ``pi`` and never negative; as a loss its gradient,
+    ``(1 - r) grad log pi(a|s)``, lowers the probability of tokens the reference finds less likely
+    and raises the others: it pulls the policy towards the reference (the KL term of GRPO).
+    """
+    log_ratio = torch.where(valid, reference_log_probs - log_probs, 0.0)  # padding may hold masked actions
+    return masked_mean(log_ratio.exp() - 1 - log_ratio, valid)
 
 
 def reinforce_loss(batch: LossBatch, config: TokenPGConfig) -> LossResult:

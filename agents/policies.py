@@ -175,12 +175,22 @@ class CausalLMPolicy(nn.Module):
 
     kind = "causal_lm"
 
-    def __init__(self, model: PreTrainedModel, pad_token_id: int, num_actions: int, value_head: bool = False) -> None:
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        pad_token_id: int,
+        num_actions: int,
+        value_head: bool = False,
+        max_context_tokens: int | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.pad_token_id = int(pad_token_id)
         self.num_actions = num_actions  # the env's vocabulary; a model's embedding may be padded larger
         text_config = model.config.get_text_config()
+        limits = [n for n in (max_context_tokens, getattr(text_config, "max_position_embeddings", None)) if n is not None]
+        self.context_window: int | None = min(limits) if limits else None
+        """The most tokens a rollout's context holds (see :class:`GenerationSession`); None: no limit."""
         for name in LOGIT_TRANSFORMS:
             if getattr(text_config, name, None) not in (None, 1, 1.0):
                 raise DialogEnvsError(
@@ -234,20 +244,23 @@ class CausalLMPolicy(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits ``(B, T, V)`` and values ``(B, T)`` for every recorded step of a rollout, in one
-        forward over the packed sequences (``inputs`` from :meth:`GenerationSession.inputs`).
+        forward over its packed context windows (``inputs`` from :meth:`GenerationSession.inputs`:
+        ``S`` windows per row, ``(B, S, width)``; one unless a rollout outgrew the context window).
 
         Only the hidden states at the action positions go through the output layer, so a large
         vocabulary costs ``B x T`` rows of logits, not ``B x sequence length``.
         """
+        rows, windows, width = inputs["sequence"].shape
         output = self.model(
-            input_ids=inputs["sequence"],
-            attention_mask=inputs["sequence_mask"],
-            position_ids=inputs["sequence_positions"],
+            input_ids=inputs["sequence"].reshape(rows * windows, width),
+            attention_mask=inputs["sequence_mask"].reshape(rows * windows, width),
+            position_ids=inputs["sequence_positions"].reshape(rows * windows, width),
             logits_to_keep=1,
             output_hidden_states=True,
         )
         hidden = output.hidden_states[-1]  # after the final norm, as the output layer expects
-        index = inputs["action_positions"]
+        hidden = hidden.reshape(rows, windows * width, hidden.shape[-1])
+        index = inputs["action_windows"] * width + inputs["action_positions"]
         picked = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
         logits = self.model.get_output_embeddings()(picked)[..., : self.num_actions]
         values = None if self.value_head is None else self.value_head(picked.float()).squeeze(-1)
@@ -261,43 +274,71 @@ class GenerationSession:
     action just taken, plus anything the env appended, e.g. a simulated user's reply), as one
     right-aligned block: rows with fewer new tokens are padded on the left of the block and those
     pads are masked. This relies on the envs' append-only observations (left-padded, newest last).
+    An env whose observation window slides (its oldest tokens drop off) says how many tokens it
+    dropped (``dropped``, from ``info["dropped_tokens"]``), so the new ones are still known.
+
+    **Context window.** A row's context is a window of its conversation, at positions ``0..n-1``.
+    When feeding a step would make some row's context longer than the policy's
+    ``context_window`` ``W``, every row's context is cut to its last ``W // 2`` tokens (shorter
+    ones are kept whole) and the cache is re-prefilled from them: the policy always sees at least
+    the last ``W // 2`` tokens of the conversation (all of it when shorter) and at most ``W``, and
+    re-prefills about once per ``W // 2`` steps. :meth:`inputs` gives training every window a row
+    used, so each step is recomputed with exactly the context it was sampled with.
     """
 
     def __init__(self, policy: CausalLMPolicy, batch_size: int, device: torch.device) -> None:
         self.policy = policy
         self.device = device
-        self.seen = np.zeros(batch_size, dtype=np.int64)  # real tokens fed per row so far
+        self.window = policy.context_window
+        self.seen = np.zeros(batch_size, dtype=np.int64)  # tokens of each row's conversation taken in so far
+        self.tokens: list[list[int]] = [[] for _ in range(batch_size)]  # every real token fed, per row
+        self.windows: list[list[list[int]]] = [[[0, 0]] for _ in range(batch_size)]  # [start, end) per window
         self.cache: Any = None
         self.history_mask = torch.zeros(batch_size, 0, dtype=torch.long, device=device)
-        self.blocks: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self.action_positions: list[int] = []
+        self.action_windows: list[list[int]] = []  # per step, per row: the window it acted in
+        self.action_positions: list[list[int]] = []  # per step, per row: the position of its last token there
 
     @torch.no_grad()
     def step(
-        self, obs: dict[str, np.ndarray], active: np.ndarray, act: bool = True
+        self, obs: dict[str, np.ndarray], active: np.ndarray, act: bool = True, dropped: np.ndarray | None = None
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Feed what each env appended; the logits (and values) of the next action, or nothing
-        when ``act`` is False (the actions come from elsewhere: only the sequence is recorded)."""
+        when ``act`` is False (the actions come from elsewhere: only the sequence is recorded).
+        ``dropped``: per env, how many of its oldest tokens the observation no longer holds."""
         input_ids, attention = obs["input_ids"], obs["attention_mask"]
         lengths = attention.sum(axis=1)
-        new = np.where(active, lengths - self.seen, 0)
+        new = np.where(active, lengths + (0 if dropped is None else dropped) - self.seen, 0)
         if (active & (new <= 0)).any():
             row = int(np.flatnonzero(active & (new <= 0))[0])
             raise DialogEnvsError(
                 f"env {row}'s observation did not grow after its action ({lengths[row]} tokens); "
                 f"the policy needs append-only observations: give the env a longer context window"
             )
+        if (new > lengths).any():
+            row = int(np.flatnonzero(new > lengths)[0])
+            raise DialogEnvsError(
+                f"env {row} appended {new[row]} tokens in one step, more than its observation holds ({lengths[row]}); "
+                f"give the env a longer context window"
+            )
         width = int(new.max())
         block = torch.as_tensor(input_ids[:, input_ids.shape[1] - width :], device=self.device)
         offsets = torch.arange(width, device=self.device)
         block_mask = (offsets[None, :] >= torch.as_tensor(width - new, device=self.device)[:, None]).long()
         block = block.masked_fill(block_mask == 0, self.policy.pad_token_id)
-        positions = torch.as_tensor(self.seen, device=self.device)[:, None] + block_mask.cumsum(1) - 1
-        positions = positions.clamp(min=0)
-        self.history_mask = torch.cat([self.history_mask, block_mask], dim=1)
+        context = np.array([end - start for start, end in (windows[-1] for windows in self.windows)])
+        for row in np.flatnonzero(new):
+            self.tokens[row].extend(input_ids[row, input_ids.shape[1] - new[row] :].tolist())
         self.seen += new
-        self.blocks.append((block, block_mask))
-        self.action_positions.append(self.history_mask.shape[1] - 1)
+        if self.window is not None and (context + new > self.window).any():
+            block, block_mask, positions = self._cut_context()
+            self.history_mask, self.cache = block_mask, None
+        else:
+            for tokens, windows in zip(self.tokens, self.windows):
+                windows[-1][1] = len(tokens)
+            positions = (torch.as_tensor(context, device=self.device)[:, None] + block_mask.cumsum(1) - 1).clamp(min=0)
+            self.history_mask = torch.cat([self.history_mask, block_mask], dim=1)
+        self.action_windows.append([len(windows) - 1 for windows in self.windows])
+        self.action_positions.append([max(end - start - 1, 0) for start, end in (windows[-1] for windows in self.windows)])
         if not act:
             return None, None
         logits, values, self.cache = self.policy.forward_tokens(
@@ -305,28 +346,55 @@ class GenerationSession:
         )
         return logits[:, -1], None if values is None else values[:, -1]
 
-    def inputs(self) -> dict[str, torch.Tensor]:
-        """Everything :meth:`CausalLMPolicy.forward` needs to recompute this rollout's steps.
+    def _cut_context(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Start a new window of the last ``W // 2`` tokens in every row longer than that; the
+        left-padded block that re-prefills the cache with every row's context, its mask and positions."""
+        keep = self.window // 2
+        for tokens, windows in zip(self.tokens, self.windows):
+            start, fed = windows[-1]
+            end = len(tokens)
+            if end - start <= keep:
+                windows[-1][1] = end
+            elif fed == start:  # nothing was fed in the current window yet (a first observation longer than W)
+                windows[-1] = [end - keep, end]
+            else:
+                windows.append([end - keep, end])
+        contexts = [tokens[windows[-1][0] :] for tokens, windows in zip(self.tokens, self.windows)]
+        width = max(len(context) for context in contexts)
+        block = torch.full((len(contexts), width), self.policy.pad_token_id, dtype=torch.long)
+        block_mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for row, context in enumerate(contexts):
+            if context:
+                block[row, width - len(context) :] = torch.as_tensor(context)
+                block_mask[row, width - len(context) :] = 1
+        block, block_mask = block.to(self.device), block_mask.to(self.device)
+        return block, block_mask, (block_mask.cumsum(1) - 1).clamp(min=0)
 
-        The recorded blocks are padded to the widest block of each step (a user's reply in one row
-        pads every other row), so the rows are *packed*: each row's real tokens are moved to the
-        front in order, and the sequence is cut to the longest row. A row's ``i``-th real token
-        sits at position ``i``, exactly as during the rollout. The width is rounded up by
-        :func:`padded_width` (padding at the end, masked).
-        """
-        tokens, masks = zip(*self.blocks)
-        sequence, mask = torch.cat(tokens, dim=1), torch.cat(masks, dim=1)
-        packed_index = mask.cumsum(dim=1) - 1  # where each real token goes
-        width = max(int(mask.sum(dim=1).max()), 1)
-        width = min(padded_width(width), mask.shape[1])
-        order = torch.sort(1 - mask, dim=1, stable=True).indices[:, :width]  # real tokens first, in order
-        steps = torch.tensor(self.action_positions, device=self.device).expand(mask.shape[0], -1)
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """Everything :meth:`CausalLMPolicy.forward` needs to recompute this rollout's steps: every
+        context window of every row, ``(B, S, width)``, its real tokens first at positions
+        ``0..n-1`` exactly as during the rollout, and per step the window and position of each
+        row's action. The width is rounded up by :func:`padded_width` (padding at the end, masked),
+        and a row with fewer windows than ``S`` gets empty ones (one masked-in pad token, so no
+        attention row is fully masked)."""
+        count = max(len(windows) for windows in self.windows)
+        longest = max(max(end - start, 1) for windows in self.windows for start, end in windows)
+        width = padded_width(longest) if self.window is None else min(padded_width(longest), max(self.window, longest))
+        sequence = torch.full((len(self.tokens), count, width), self.policy.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(self.tokens), count, width), dtype=torch.long)
+        mask[:, :, 0] = 1
+        for row, (tokens, windows) in enumerate(zip(self.tokens, self.windows)):
+            for index, (start, end) in enumerate(windows):
+                sequence[row, index, : end - start] = torch.as_tensor(tokens[start:end], dtype=torch.long)
+                mask[row, index, : end - start] = 1
+        device = self.device
         return {
-            "sequence": sequence.gather(1, order),
-            "sequence_mask": mask.gather(1, order),
-            "sequence_positions": torch.arange(width, device=self.device).expand(mask.shape[0], -1),
+            "sequence": sequence.to(device),
+            "sequence_mask": mask.to(device),
+            "sequence_positions": torch.arange(width, device=device).expand(len(self.tokens), count, -1),
             # steps after a row's episode ended point at its last token; they are not valid steps
-            "action_positions": packed_index.gather(1, steps).clamp(min=0),
+            "action_windows": torch.tensor(self.action_windows, device=device).T.contiguous(),
+            "action_positions": torch.tensor(self.action_positions, device=device).T.contiguous(),
         }
 
 
@@ -389,10 +457,11 @@ class TaggingSession:
 
     @torch.no_grad()
     def step(
-        self, obs: dict[str, np.ndarray], active: np.ndarray, act: bool = True
+        self, obs: dict[str, np.ndarray], active: np.ndarray, act: bool = True, dropped: np.ndarray | None = None
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The logits (and values) of the next label, or nothing when ``act`` is False (only the
-        positions and previous labels are recorded); the episode is encoded once, when first needed."""
+        positions and previous labels are recorded); the episode is encoded once, when first needed.
+        ``dropped`` is part of the sessions' common signature; a tagger reads the first observation only."""
         if not self.first_obs:
             self.first_obs = {
                 key: torch.as_tensor(obs[key], device=self.device) for key in ("input_ids", "attention_mask")

@@ -101,6 +101,16 @@ def _action_mask(infos: dict[str, Any], device: torch.device) -> torch.Tensor | 
     return torch.as_tensor(np.where(present[:, None], masks, True), device=device)
 
 
+def _dropped_tokens(infos: dict[str, Any]) -> np.ndarray | None:
+    """How many of each env's oldest tokens its observation no longer holds, from
+    ``info["dropped_tokens"]`` (envs whose observation window slides report it, e.g. SimUser-v0);
+    None when the envs do not report it."""
+    if "dropped_tokens" not in infos:
+        return None
+    dropped = np.asarray(infos["dropped_tokens"], dtype=np.int64)
+    return np.where(np.asarray(infos.get("_dropped_tokens", np.ones(len(dropped), dtype=bool))), dropped, 0)
+
+
 def collect_rollout(
     policy: Any,
     envs: gym.vector.VectorEnv,
@@ -128,7 +138,7 @@ def collect_rollout(
     final_info: list[dict[str, Any]] = [{} for _ in range(batch_size)]
     for _ in range(max_steps):
         with autocast(device, bf16):  # an expert rollout needs no forward pass: only the sequence
-            logits, values = session.step(obs, active, act=not expert)
+            logits, values = session.step(obs, active, act=not expert, dropped=_dropped_tokens(infos))
         action_mask = _action_mask(infos, device)
         if expert:
             actions = torch.as_tensor(np.asarray(envs.call("expert_action"), dtype=np.int64), device=device)

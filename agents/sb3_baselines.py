@@ -31,7 +31,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from dialog_envs.agents.episodes import EpisodeLog
-from dialog_envs.agents.features import TokenFeaturesExtractor
+from dialog_envs.agents.features import PretrainedFeaturesExtractor, TokenFeaturesExtractor
+from dialog_envs.agents.pretrained import resolve_model
 from dialog_envs.agents.protocol import BaseAgent, CurvePoint, Observations
 from dialog_envs.errors import DialogEnvsError
 
@@ -141,6 +142,11 @@ class SB3Agent(BaseAgent):
         seed: seeds SB3 (weights, sampling) and the training envs.
         n_envs: training envs stepped together (``DummyVecEnv``).
         encoder, embed_dim, features_dim, n_layers, n_heads: the features extractor (see :mod:`dialog_envs.agents.features`).
+        pretrained: a pretrained encoder (``"minilm"``, or a Hugging Face encoder's name or path) whose
+            frozen, mean-pooled, layer-normalised states are the features instead
+            (:class:`~dialog_envs.agents.features.PretrainedFeaturesExtractor`); the env then uses its
+            tokenizer unless ``env_kwargs`` names one. The token extractor's options are then unused.
+        normalize_features: layer-normalise the pretrained features (``False`` feeds the raw mean).
         net_arch: hidden layers of the policy/value (or Q) heads after the extractor.
         device: torch device; ``"cpu"`` by default (tiny nets are faster there).
         curve_points: points in the learning curve that :meth:`learn` returns.
@@ -161,20 +167,27 @@ class SB3Agent(BaseAgent):
         features_dim: int = EXTRACTOR_DEFAULTS["features_dim"],
         n_layers: int = 1,
         n_heads: int = 2,
+        pretrained: str | None = None,
+        normalize_features: bool = True,
         net_arch: list[int] | None = None,
         device: str = "cpu",
         curve_points: int = 10,
         **algorithm_kwargs: Any,
     ) -> None:
+        if pretrained is not None and "tokenizer" not in (env_kwargs or {}):
+            env_kwargs = {**(env_kwargs or {}), "tokenizer": resolve_model(pretrained)[0]}
         super().__init__(env_id, env_kwargs=env_kwargs, seed=seed)
         self.name = self.algorithm = algorithm
         self.algorithm_class = algorithm_class(algorithm)
         self.device = device
         self.curve_points = curve_points
         self.maskable = algorithm == "maskable-ppo"
-        self.extractor_kwargs = {"encoder": encoder, "embed_dim": embed_dim, "features_dim": features_dim}
+        self.extractor_kwargs: dict[str, Any] = {"encoder": encoder, "embed_dim": embed_dim, "features_dim": features_dim}
         if encoder == "transformer":
             self.extractor_kwargs.update(n_layers=n_layers, n_heads=n_heads)
+        extractor: type[TokenFeaturesExtractor | PretrainedFeaturesExtractor] = TokenFeaturesExtractor
+        if pretrained is not None:
+            extractor, self.extractor_kwargs = PretrainedFeaturesExtractor, {"model": pretrained, "normalize": normalize_features}
         self.net_arch = list(NET_ARCH_DEFAULT if net_arch is None else net_arch)
         self.algorithm_kwargs = {
             **ALGORITHM_DEFAULTS.get(algorithm, {}),
@@ -185,7 +198,7 @@ class SB3Agent(BaseAgent):
         self.vec_env = training_envs(env_id, self.env_kwargs, n_envs, seed, masks=self.maskable)
         self._spaces = (self.vec_env.observation_space, self.vec_env.action_space)
         policy_kwargs = {
-            "features_extractor_class": TokenFeaturesExtractor,
+            "features_extractor_class": extractor,
             "features_extractor_kwargs": self.extractor_kwargs,
             "net_arch": self.net_arch,
         }

@@ -5,11 +5,12 @@ Read top to bottom, one training run (:meth:`TokenPGAgent.learn`) is:
 1. build the vector envs and a policy around their tokenizer;
 2. optionally, a supervised warm start: maximum likelihood on the envs' expert actions;
 3. repeat: collect a batched rollout (:func:`~dialog_envs.agents.rollout.collect_rollout`: KV
-   cache, one forward per step for all envs), subtract a per-token KL penalty against a frozen
-   reference from the rewards when asked, and take Adam steps on the algorithm's loss
-   (:data:`dialog_envs.agents.losses.LOSSES`: REINFORCE, PPO, GRPO or RLOO);
-4. every ``eval_every`` updates, evaluate greedily on the validation split, keep the best
-   checkpoint, stop early when the metric stops improving; write the last checkpoint regularly.
+   cache, one forward per step for all envs) and take Adam steps on the algorithm's loss
+   (:data:`dialog_envs.agents.losses.LOSSES`: REINFORCE, PPO, GRPO or RLOO), with a KL to the
+   reference policy when asked: a per-token reward penalty, or the k3 estimator added to the loss;
+4. before the first RL update and every ``eval_every`` updates, evaluate greedily on the
+   validation split, keep the best checkpoint (so the policy before RL competes with RL's), stop
+   early when the metric stops improving; write the last checkpoint regularly.
 
 :class:`~dialog_envs.agents.callbacks.Callback` objects see every rollout, update and evaluation.
 The agent satisfies the benchmark's :class:`~dialog_envs.agents.protocol.Agent` protocol itself
@@ -41,7 +42,7 @@ from dialog_envs.agents.checkpoint import checkpoint_env_id, load_weights, read_
 from dialog_envs.agents.config import TokenPGConfig
 from dialog_envs.agents.device import autocast, resolve_device, use_bf16
 from dialog_envs.agents.episodes import EpisodeLog, PlayedBatch, env_attribute, make_vec_env, play_batches
-from dialog_envs.agents.losses import LOSSES, LossBatch, MovingAverage
+from dialog_envs.agents.losses import LOSSES, LossBatch, MovingAverage, k3_kl
 from dialog_envs.agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
 from dialog_envs.agents.pretrained import resolve_model
 from dialog_envs.agents.protocol import Observations
@@ -149,7 +150,7 @@ class TokenPGAgent:
         if kind == "causal_lm":
             model = build_causal_lm(self.tokenizer, self.model_path, self.gguf_file, config.model_config, 2 * window)
             policy: CausalLMPolicy | TaggerPolicy = CausalLMPolicy(
-                self._maybe_lora(model), self.tokenizer.pad_token_id, self.num_actions, value_head
+                self._maybe_lora(model), self.tokenizer.pad_token_id, self.num_actions, value_head, config.max_context_tokens
             )
         else:
             encoder = build_encoder(self.tokenizer, self.model_path, config.model_config, window)
@@ -169,9 +170,13 @@ class TokenPGAgent:
         return get_peft_model(model, lora)
 
     def _build_reference(self) -> CausalLMPolicy | TaggerPolicy | None:
-        """The frozen reference of the KL penalty; with LoRA the policy itself, adapter disabled."""
+        """The reference of the KL before any training: a frozen copy of the policy; None without a
+        KL, or with LoRA, where the policy with its adapter disabled is the reference (no copy)."""
         if self.config.kl_coef <= 0 or self.config.lora_rank > 0:
             return None
+        return self._frozen_copy()
+
+    def _frozen_copy(self) -> CausalLMPolicy | TaggerPolicy:
         reference = copy.deepcopy(self.policy).eval()
         reference.requires_grad_(False)
         return reference
@@ -220,10 +225,15 @@ class TokenPGAgent:
         logger = RunLogger(self.out_dir, resume_update=self.update, resume_warm_start=self.warm_start_done) if self._writes else None
         if self.warm_start_done < config.warm_start_updates:
             self._warm_start(logger)
+            if config.kl_coef > 0:  # the KL is to the warm-started policy (with LoRA too: the warm start trained the adapter)
+                self.reference = self._frozen_copy()
         if self._writes and self.update == 0:
             self.save(self.out_dir / "checkpoints" / "initial")  # the policy before RL, for before/after reports
         progress = tqdm(total=total, initial=self.update, desc="RL", disable=not config.progress or self.rank > 0, dynamic_ncols=True)
         stopped_early = False
+        if config.eval_every and self.update == 0 and total > 0 and not self.history:
+            # The policy before RL (warm-started or initial) competes for "best": RL is chosen only when it beats it.
+            stopped_early = self._evaluate_and_keep_best(logger, callbacks)
         while self.update < total and not stopped_early:
             started = time.perf_counter()
             rollout = self._collect(self._rollout_seeds())
@@ -233,7 +243,7 @@ class TokenPGAgent:
             self.update += 1
             stats["tokens_per_second"] = rollout.num_steps / (time.perf_counter() - started)
             progress.update(1)
-            progress.set_postfix(reward=f"{stats['return']:.3g}", tok_s=f"{stats['tokens_per_second']:.0f}")
+            progress.set_postfix(self._progress_figures(stats))
             if logger is not None:
                 logger.log(self.update, "train", stats)
             for callback in callbacks:
@@ -246,6 +256,13 @@ class TokenPGAgent:
         if logger is not None:
             logger.close()
         return self.history
+
+    @staticmethod
+    def _progress_figures(stats: dict[str, float]) -> dict[str, str]:
+        """What the progress bar shows of an update's stats."""
+        shown = {"reward": "return", "kl": "kl", "entropy": "entropy", "reply": "reply_tokens", "clip": "clipfrac"}
+        figures = {label: f"{stats[name]:.3g}" for label, name in shown.items() if name in stats}
+        return {**figures, "tok_s": f"{stats['tokens_per_second']:.0f}"}
 
     def _collect(self, seeds: list[int], expert: bool = False) -> Rollout:
         """One training rollout (of the envs' expert actions with ``expert=True``), counted in
@@ -312,16 +329,26 @@ class TokenPGAgent:
         return log_probs, None if values is None else values.float(), entropy
 
     def _update_policy(self, rollout: Rollout, total: int) -> dict[str, float]:
-        """One update from one rollout: the KL penalty, then gradient steps on the algorithm's
-        loss (PPO: ``ppo_epochs`` passes of ``ppo_minibatches`` steps); returns what is worth logging."""
+        """One update from one rollout: the KL to the reference (a reward penalty, or a loss term
+        added to the algorithm's loss), then gradient steps on the loss (PPO: ``ppo_epochs`` passes
+        of ``ppo_minibatches`` steps); returns what is worth logging."""
         config = self.config
-        stats: dict[str, float] = {"return": rollout.returns.mean().item(), "episode_steps": rollout.num_steps / rollout.valid.shape[0]}
+        valid = rollout.valid
+        turns = (rollout.turn_ends & valid).sum().clamp(min=1)
+        stats: dict[str, float] = {
+            "return": rollout.returns.mean().item(),
+            "episode_steps": rollout.num_steps / valid.shape[0],
+            "reply_tokens": (valid.sum() / turns).item(),  # tokens (steps) per agent turn
+        }
         rewards = rollout.rewards
-        if config.kl_coef > 0:
-            kl = self._kl_to_reference(rollout)
-            rewards = rewards - self.kl_coef * kl
-            stats["kl"] = (kl.sum() / rollout.valid.sum().clamp(min=1)).item()
-            stats["kl_coef"] = self.kl_coef
+        kl_coef, reference_log_probs = self.kl_coef, None
+        if kl_coef > 0:
+            reference_log_probs = self._reference_log_probs(rollout)
+            kl = (rollout.log_probs - reference_log_probs) * valid
+            if config.kl_form == "reward":
+                rewards = rewards - kl_coef * kl
+            stats["kl"] = (kl.sum() / valid.sum().clamp(min=1)).item()
+            stats["kl_coef"] = kl_coef
             self._adapt_kl(stats["kl"])
         self._set_learning_rate(config.learning_rate, config.lr_schedule, config.warmup_updates, self.update, total)
         # No dropout in RL updates: the recomputed log-probs must be those the actions were sampled
@@ -334,6 +361,10 @@ class TokenPGAgent:
             for rows in self._minibatch_rows(rollout.valid.shape[0], minibatches):
                 batch = self._loss_batch(rollout, rewards, rows)
                 loss, logged = loss_function(batch, config)
+                if reference_log_probs is not None and config.kl_form == "loss":
+                    reference = reference_log_probs if rows is None else reference_log_probs[rows.to(reference_log_probs.device)]
+                    logged["kl_loss"] = k3_kl(batch.log_probs, reference, batch.valid)
+                    loss = loss + kl_coef * logged["kl_loss"]
                 self._gradient_step(loss)
                 if "clipfrac" in logged:
                     clipfracs.append(logged["clipfrac"].item())
@@ -344,13 +375,12 @@ class TokenPGAgent:
         stats.update({f"env/{key}": value for key, value in episode_metrics(self.envs, rollout.final_info).items()})
         return stats
 
-    def _kl_to_reference(self, rollout: Rollout) -> torch.Tensor:
-        """Per-token ``log pi(a|s) - log pi_ref(a|s)`` of the rollout's actions (0 on padding)."""
+    def _reference_log_probs(self, rollout: Rollout) -> torch.Tensor:
+        """``log pi_ref(a|s)`` of the rollout's actions under the sampling temperature and masks."""
         with torch.no_grad(), self._reference_policy() as reference, autocast(self.device, self.bf16):
             reference_logits, _ = reference(rollout.policy_inputs)
         reference_log_probs = masked_logits(reference_logits, rollout.action_masks, self.config.temperature).log_softmax(-1)
-        reference_log_probs = reference_log_probs.gather(-1, rollout.actions[..., None])[..., 0]
-        return (rollout.log_probs - reference_log_probs) * rollout.valid
+        return reference_log_probs.gather(-1, rollout.actions[..., None])[..., 0]
 
     def _minibatch_rows(self, episodes: int, minibatches: int) -> list[torch.Tensor | None]:
         """The episodes of each minibatch, shuffled (``None``: the whole rollout, in order)."""
@@ -485,6 +515,8 @@ class TokenPGAgent:
         mask = torch.as_tensor(np.asarray(observations["attention_mask"]), device=device)
         with autocast(device, self.bf16):
             if policy.kind == "causal_lm":
+                if policy.context_window is not None:  # the last W tokens, at most the model's positions
+                    ids, mask = ids[:, -policy.context_window :], mask[:, -policy.context_window :]
                 positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
                 logits, _, _ = policy.forward_tokens(ids, mask, positions, keep=1)
                 logits = logits[:, -1]
