@@ -683,7 +683,7 @@ def versions() -> dict[str, str]:
 
 def profile_update(config: BenchConfig, name: str, rows: int = 25) -> dict[str, Any]:
     """torch.profiler over one GRPO update of model ``name`` (after one warm-up update): the top
-    ops by self CPU time (and by self CUDA time on a GPU), and the update's rollout/update split."""
+    ops by self CPU time (and by self device time on a GPU), and the update's rollout/update split."""
     from torch.profiler import ProfilerActivity, profile
 
     agent = make_agent(config, MODELS[name], algorithm="grpo")
@@ -697,7 +697,7 @@ def profile_update(config: BenchConfig, name: str, rows: int = 25) -> dict[str, 
     averages = profiler.key_averages()
     tables = {"self_cpu_time_total": averages.table(sort_by="self_cpu_time_total", row_limit=rows)}
     if agent.device.type == "cuda":
-        tables["self_cuda_time_total"] = averages.table(sort_by="self_cuda_time_total", row_limit=rows)
+        tables["self_device_time_total"] = averages.table(sort_by="self_device_time_total", row_limit=rows)
     agent.close()
     return {
         "model": name, "algorithm": "grpo", "tokens": timer.tokens, "seconds": elapsed,
