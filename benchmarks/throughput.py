@@ -843,6 +843,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-size", type=int, help="GRPO group size of the agent and TRL (default 4)")
     parser.add_argument("--repeats", type=int, help="measurements per rate after a warm-up (default 3; 1 with --quick)")
     parser.add_argument("--max-new-tokens", type=int, help="reply budget of the env (default: the env's 32; 8 with --quick)")
+    parser.add_argument("--max-context-tokens", type=int, help="context window of the env (default: the env's 96)")
     parser.add_argument("--reward-batch", type=int, help="batch of the reward-share measurement (default 256; 32 with --quick)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     parser.add_argument("--bf16", default="auto", choices=("auto", "on", "off"))
@@ -859,8 +860,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     for option, name in (("num_envs", "num_envs"), ("group_size", "group_size"), ("repeats", "repeats"), ("reward_batch", "reward_batch")):
         if getattr(args, option) is not None:
             setattr(config, name, getattr(args, option))
-    if args.max_new_tokens is not None:
-        config.env_kwargs["max_new_tokens"] = args.max_new_tokens
+    for option in ("max_new_tokens", "max_context_tokens"):
+        if getattr(args, option) is not None:
+            config.env_kwargs[option] = getattr(args, option)
     config.device, config.bf16 = args.device, args.bf16
     config.check()
     return config
