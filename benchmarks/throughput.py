@@ -214,6 +214,7 @@ def _sync(device: torch.device) -> None:
 
 
 def env_kwargs_of(config: BenchConfig, spec: ModelSpec) -> dict[str, Any]:
+    """The DialogueBLEU-v0 arguments of one model: the run's, over the model's own."""
     return {**spec.env, **config.env_kwargs}
 
 
@@ -446,7 +447,7 @@ def measure_model(name: str, config: BenchConfig, machine: dict[str, Any], log: 
     tokenizer = single.tokenizer
     result: dict[str, Any] = {
         "setup": {
-            "label": spec.label, "agent": spec.agent, "env_kwargs": {k: v for k, v in env_kwargs_of(config, spec).items()},
+            "label": spec.label, "agent": spec.agent, "env_kwargs": env_kwargs_of(config, spec),
             "vocab_size": len(tokenizer), "max_new_tokens": steps, "max_context_tokens": context,
             "model_parameters": sum(p.numel() for p in agent.policy.model.parameters()),
             "trainable_parameters": sum(p.numel() for p in agent.policy.parameters() if p.requires_grad),
@@ -482,7 +483,8 @@ def measure_model(name: str, config: BenchConfig, machine: dict[str, Any], log: 
             args = (probe, optimizer, config.num_envs, context, steps, len(tokenizer), device, bf16)
             train_step(*args)
             seconds = [train_step(*args) for _ in range(config.repeats)]
-        flops = shape.training_flops(context + steps, limits._causal_attended(0, context + steps), steps) * config.num_envs
+        # sequences of context + reply tokens with the loss on the reply: a rollout's shape with one more context token
+        flops = limits.training_pass_flops(shape, [context + 1] * config.num_envs, [steps] * config.num_envs)
         part["tokens_per_s"] = rates([(config.num_envs * steps, s) for s in seconds])
         part["positions_per_s"] = rates([(config.num_envs * (context + steps), s) for s in seconds])
         part["mfu"] = summary([flops / s / peak for s in seconds])
