@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from benchmarks import limits, reward_speed, simuser_reference, throughput
+from benchmarks import limits, reward_speed, simuser_reference, throughput, throughput_report
 from benchmarks.limits import ModelShape
 
 
@@ -24,7 +24,7 @@ def test_smoke_run_writes_valid_results(tmp_path: Path, capsys: pytest.CaptureFi
     results = json.loads(out.read_text())
     tiny = results["models"]["tiny"]
     assert tiny["setup"]["num_envs"] == 4 and tiny["setup"]["vector_env"] == "DialogueBLEUVectorEnv"
-    assert results["device"]["type"] == "cpu" and results["versions"]["torch"]
+    assert results["complete"] and results["device"]["type"] == "cpu" and results["versions"]["torch"]
     for peak in ("matmul_fp32", "matmul_bf16"):
         assert results["machine"][peak]["flops_per_s"] > 0
     assert results["machine"]["memory"]["bytes_per_s"] > 0
@@ -76,10 +76,10 @@ def test_trl_missing_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         "machine": {"matmul_fp32": {"flops_per_s": 1.0}, "matmul_bf16": {"flops_per_s": 1.0},
                     "memory": {"bytes_per_s": 1.0, "read_bytes_per_s": 1.0, "copy_bytes_per_s": 1.0}},
     }
-    found = {t["target"]: t for t in throughput.targets(results)}
+    found = {t["target"]: t for t in throughput_report.targets(results)}
     assert found["tiny: agent GRPO end-to-end / TRL GRPOTrainer"]["met"] is None
     results["targets"] = list(found.values())
-    assert "not run: TRL is not installed" in throughput.markdown(results)
+    assert "not run: TRL is not installed" in throughput_report.markdown(results)
 
 
 # -- limits ---------------------------------------------------------------------------------------
