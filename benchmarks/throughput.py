@@ -45,6 +45,7 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -219,7 +220,8 @@ def env_kwargs_of(config: BenchConfig, spec: ModelSpec) -> dict[str, Any]:
     return {**spec.env, **config.env_kwargs}
 
 
-def make_agent(config: BenchConfig, spec: ModelSpec, **overrides: Any) -> TokenPGAgent:
+def make_agent(config: BenchConfig, spec: ModelSpec, env_extra: dict[str, Any] | None = None, **overrides: Any) -> TokenPGAgent:
+    """The agent of one model: ``overrides`` are TokenPGConfig fields, ``env_extra`` env arguments."""
     settings = dict(
         num_envs=config.num_envs, progress=False, eval_every=0, seed=0, device=config.device, bf16=config.bf16,
         group_size=config.group_size, **spec.agent,
@@ -227,7 +229,7 @@ def make_agent(config: BenchConfig, spec: ModelSpec, **overrides: Any) -> TokenP
     if "model" not in spec.agent:
         settings["model_config"] = dict(config.tiny_model_config)
     settings.update(overrides)
-    return TokenPGAgent(ENV_ID, TokenPGConfig(**settings), env_kwargs_of(config, spec))
+    return TokenPGAgent(ENV_ID, TokenPGConfig(**settings), {**env_kwargs_of(config, spec), **(env_extra or {})})
 
 
 @torch.no_grad()
@@ -424,12 +426,13 @@ def run(
     log("machine: matmul peaks and memory bandwidth ...")
     results["machine"] = limits.machine_limits(device, config.machine_repeats)
     results["models"] = {}
-    for name in config.models:
-        log(f"model {name}: {MODELS[name].label} ...")
-        results["models"][name] = measure_model(name, config, results["machine"], log)
-        gc.collect()
-        if save is not None:
-            save({**results, "complete": False})
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in config.models:
+            log(f"model {name}: {MODELS[name].label} ...")
+            results["models"][name] = measure_model(name, config, results["machine"], log, Path(scratch) / name)
+            gc.collect()
+            if save is not None:
+                save({**results, "complete": False})
     if "env" in config.rows or "reward" in config.rows:
         results["env_only"] = measure_envs(config, log)
     results["targets"] = targets(results)
@@ -439,8 +442,10 @@ def run(
     return results
 
 
-def measure_model(name: str, config: BenchConfig, machine: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
-    """Every chosen row of one model, with its shape, FLOPs per token and rollout bound."""
+def measure_model(name: str, config: BenchConfig, machine: dict[str, Any], log: Callable[[str], None], scratch: Path) -> dict[str, Any]:
+    """Every chosen row of one model, with its shape, FLOPs per token and rollout bound. A pretrained
+    model's initial weights are saved to ``scratch`` once, so the other agents load them from there
+    instead of converting the GGUF file again."""
     spec = MODELS[name]
     rows = config.rows
     agent = make_agent(config, spec)
@@ -470,6 +475,11 @@ def measure_model(name: str, config: BenchConfig, machine: dict[str, Any], log: 
     pristine = copy.deepcopy(agent.policy.model)  # the weights before any update, for the peers and references
     if shape.lora:
         pristine = pristine.unload()
+    reload: dict[str, Any] = {}
+    reload_env: dict[str, Any] = {}
+    if "model" in spec.agent:
+        pristine.save_pretrained(scratch)
+        reload, reload_env = {"model": str(scratch), "gguf_file": None}, {"tokenizer": tokenizer}
     obs, _ = envs.reset(seed=list(range(config.num_envs)))
 
     if "reference" in rows:
@@ -543,7 +553,7 @@ def measure_model(name: str, config: BenchConfig, machine: dict[str, Any], log: 
         log(f"  agent: end-to-end training, {training} ...")
         if training == "ppo_kl":
             overrides = {**overrides, "kl_coef": config.kl_coef}
-        trainer = agent if training == "reinforce" else make_agent(config, spec, **overrides)
+        trainer = agent if training == "reinforce" else make_agent(config, spec, reload_env, **reload, **overrides)
         part = {}
         with peak_memory(device, part):
             part.update(train_rates(trainer, shape, config.repeats, peak))

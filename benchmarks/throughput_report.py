@@ -27,7 +27,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ratio(f"{model}: agent PPO+KL end-to-end / SB3 PPO per-token loop", _median(parts, "agent_train_ppo_kl"), _median(parts, "peer_sb3_ppo_per_token"), 25)
         else:
             update_mfu = parts.get("agent_train_grpo", {}).get("mfu", {}).get("update", {}).get("median")
-            ratio(f"{model}: GRPO update MFU (share of the measured matmul peak)", update_mfu, 1.0, 0.5)
+            update_flops = None if update_mfu is None else update_mfu * measured["setup"]["peak_flops_per_s"]
+            ratio(f"{model}: GRPO update FLOP/s / measured bf16 matmul peak", update_flops, results["machine"]["matmul_bf16"]["flops_per_s"], 0.5)
         ratio(f"{model}: agent rollout / its bound (compute and bandwidth)", _median(parts, "agent_rollout", "share_of_bound"), 1.0, 0.6)
         ratio(f"{model}: agent rollout / Hugging Face generate()", _median(parts, "agent_rollout"), _median(parts, "hf_generate"), 1.0)
     share = results.get("env_only", {}).get("reward_share_large_batch", {}).get("reward_share", {}).get("median")
