@@ -106,6 +106,7 @@ def trl_grpo(
     ``peft_config`` (a peft ``LoraConfig``) trains LoRA adapters instead of every weight."""
     from datasets import Dataset
     from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     from dialog_envs.metrics.text import reward_function
@@ -163,6 +164,7 @@ def trl_grpo(
             callbacks=[timer],
             peft_config=peft_config,
         )
+        trainer.remove_callback(PrinterCallback)  # its per-step log lines would fill the report's stdout
         trainer.train()
     tokenizer.padding_side = padding_side
     steps = list(zip(timer.lengths, timer.seconds))[1:]  # the first step warms up

@@ -119,7 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
                 f"Rollout: {rollout['flops_per_token'] / 1e6:,.1f} MFLOP per generated token (prefill included); its bound "
                 f"(prefill {bound['prefill_s']:.3f} s at the peak, decoding {bound['decode_compute_s']:.3f} s of compute vs "
                 f"{bound['decode_memory_s']:.3f} s reading {shape['weight_bytes'] / 2**20:,.0f} MiB of weights and the KV cache per step) "
-                f"is {bound['total_s']:.3f} s; the rollout reaches {100 * rollout['share_of_bound']['median']:.0f}% of it.",
+                f"is {bound['total_s']:.3f} s; the rollout reaches {100 * rollout['share_of_bound']['median']:.2g}% of it.",
             ]
         trained = parts.get("agent_train_grpo") or parts.get("agent_train_reinforce")
         if trained:
