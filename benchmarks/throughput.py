@@ -122,6 +122,10 @@ class BenchConfig:
     """Batch of the reward-share measurement."""
     machine_repeats: int = 5
     """Repeats of each matmul and bandwidth measurement."""
+    torch_threads: int | None = None
+    """torch.set_num_threads for the run (None: torch's default). On a CPU shared with other
+    processes, 2-thread matrix products with few rows (decoding steps) can be many times slower than
+    1-thread ones: the threads wait for each other."""
     device: str = "auto"
     bf16: str = "auto"
 
@@ -417,6 +421,8 @@ def run(
     """Measure everything; returns the results dict written to JSON. ``save`` receives the results
     so far after each model (``"complete": False``), so a long run that is stopped keeps them."""
     config.check()
+    if config.torch_threads is not None:
+        torch.set_num_threads(config.torch_threads)
     torch.manual_seed(0)
     started_run = time.perf_counter()
     device = resolve_device(config.device)
@@ -724,6 +730,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, help="reply budget of the env (default: the env's 32; 8 with --quick)")
     parser.add_argument("--max-context-tokens", type=int, help="context window of the env (default: the env's 96)")
     parser.add_argument("--reward-batch", type=int, help="batch of the reward-share measurement (default 256; 32 with --quick)")
+    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads for the run (default: torch's)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     parser.add_argument("--bf16", default="auto", choices=("auto", "on", "off"))
     parser.add_argument("--profile", action="store_true", help="also profile one GRPO update (the first SmolLM2 model chosen, else the first model) into <out>.profile.txt")
@@ -736,9 +743,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         config.models = _names(args.models)
     if args.rows is not None:
         config.rows = _names(args.rows)
-    for option, name in (("num_envs", "num_envs"), ("group_size", "group_size"), ("repeats", "repeats"), ("reward_batch", "reward_batch")):
-        if getattr(args, option) is not None:
-            setattr(config, name, getattr(args, option))
+    for name in ("num_envs", "group_size", "repeats", "reward_batch", "torch_threads"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
     for option in ("max_new_tokens", "max_context_tokens"):
         if getattr(args, option) is not None:
             config.env_kwargs[option] = getattr(args, option)

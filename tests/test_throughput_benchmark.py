@@ -49,8 +49,14 @@ def test_smoke_run_writes_valid_results(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_profile_writes_a_table_of_top_ops(tmp_path: Path) -> None:
     out = tmp_path / "throughput.json"
-    code = throughput.main(["--quick", "--num-envs", "4", "--max-new-tokens", "2", "--rows", "none", "--profile", "--out", str(out)])
+    threads = torch.get_num_threads()
+    try:
+        code = throughput.main(["--quick", "--num-envs", "4", "--max-new-tokens", "2", "--rows", "none", "--profile",
+                                "--torch-threads", "1", "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
+    assert json.loads(out.read_text())["device"]["torch_threads"] == 1
     text = out.with_suffix(".profile.txt").read_text()
     assert "one GRPO update of tiny" in text and "Top ops by self_cpu_time_total" in text and "aten::" in text
     assert json.loads(out.read_text())["profile"]["tokens"] > 0
