@@ -3,9 +3,10 @@
 * :func:`sb3_ppo_per_token`: Stable-Baselines3 PPO stepping DialogueBLEU-v0 one token at a time
   through a ``DummyVecEnv``, with the same GPT-2 as its features extractor (the RL4LMs design: every
   step re-encodes the whole observation, no KV cache).
-* :func:`trl_grpo`: TRL's ``GRPOTrainer`` with the same GPT-2, the env's contexts as prompts, the
-  env's references and the same reward function (:func:`dialog_envs.metrics.text.reward_function`),
-  and the same number of completions per step. TRL is optional (``pip install dialog-envs[compare]``).
+* :func:`trl_grpo`: TRL's ``GRPOTrainer`` with the same model (and the same LoRA configuration when
+  the agent uses one), the env's contexts as prompts, the env's references and the same reward
+  function (:func:`dialog_envs.metrics.text.reward_function`), and the same number of completions
+  per step. TRL is optional (``pip install dialog-envs[compare]``).
 """
 
 from __future__ import annotations
@@ -99,10 +100,13 @@ def trl_grpo(
     bf16: bool,
     device: torch.device,
     reward: str = "bleu",
+    peft_config: Any = None,
 ) -> list[tuple[int, float]]:
-    """TRL GRPOTrainer steps; returns ``(completion tokens, seconds)`` per measured step."""
+    """TRL GRPOTrainer steps; returns ``(completion tokens, seconds)`` per measured step.
+    ``peft_config`` (a peft ``LoraConfig``) trains LoRA adapters instead of every weight."""
     from datasets import Dataset
     from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     from dialog_envs.metrics.text import reward_function
@@ -158,7 +162,9 @@ def trl_grpo(
             train_dataset=dataset,
             processing_class=tokenizer,
             callbacks=[timer],
+            peft_config=peft_config,
         )
+        trainer.remove_callback(PrinterCallback)  # its per-step log lines would fill the report's stdout
         trainer.train()
     tokenizer.padding_side = padding_side
     steps = list(zip(timer.lengths, timer.seconds))[1:]  # the first step warms up

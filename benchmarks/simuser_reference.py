@@ -44,6 +44,8 @@ from dialog_envs.simuser.understanding import RuleReader, tokenize  # noqa: E402
 MULTIWOZ = ROOT.parent / "shared" / "data" / "multiwoz21"
 SGD = ROOT.parent / "shared" / "data" / "sgd"
 MAX_TURNS = 10
+DEFAULT_OUT = Path("runs/simuser_reference.json")
+"""Where the results go unless ``--output`` says otherwise (committed figures change only when asked)."""
 PATIENCE = 5
 
 
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=Path("runs/simuser_reference.json"))
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     results = [benchmark_domain("bundled online shop", None, args.episodes, args.seed)]
     if MULTIWOZ.is_dir():
