@@ -328,9 +328,10 @@ def env_steps_per_second(make: Callable[[], Any], batch: int, seconds: float) ->
 
 def rollout_lengths(rollout: Rollout) -> tuple[list[int], list[int]]:
     """Each row's context tokens and generated tokens: the recorded sequence holds the context and
-    every generated token but the last (sampled, never fed back)."""
+    every generated token but the last (sampled, never fed back), in one window per row unless the
+    context window was cut (then the re-prefilled tokens count again)."""
     replies = rollout.valid.sum(dim=1).tolist()
-    fed = rollout.policy_inputs["sequence_mask"].sum(dim=1).tolist()
+    fed = rollout.policy_inputs["sequence_mask"].flatten(1).sum(dim=1).tolist()
     return [int(f - n + 1) for f, n in zip(fed, replies)], [int(n) for n in replies]
 
 
