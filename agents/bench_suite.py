@@ -278,11 +278,18 @@ QUICK_TOKEN_PG: dict[str, Any] = {
 """A one-layer, 32-wide policy (the keys fit both the default GPT-2 and the default BERT config)."""
 
 
+QUICK_WARM_START: dict[str, Any] = {"warm_start_updates": 30, "warm_start_learning_rate": 0.003}
+"""``--quick``'s token-pg starts with a short supervised warm start on the envs' expert actions, so
+that its budget shows learning (from scratch, 2048 env steps of RL alone find no reward on the
+reply envs)."""
+
+
 def quick_suite() -> Suite:
-    """``--quick``: every registered env with random, SB3 PPO and token-pg, one seed, 2048 env steps."""
+    """``--quick``: every registered env with random, SB3 PPO and token-pg (with a short warm start),
+    one seed, 2048 env steps."""
     return Suite(
         envs=[EnvEntry(env_id) for env_id in env_ids()],
-        agents=[AgentEntry("random"), AgentEntry("ppo"), AgentEntry("token-pg", dict(QUICK_TOKEN_PG))],
+        agents=[AgentEntry("random"), AgentEntry("ppo"), AgentEntry("token-pg", {**QUICK_TOKEN_PG, **QUICK_WARM_START})],
         name="quick",
         seeds=[0],
         budget=2048,

@@ -123,11 +123,22 @@ def test_ci95_and_standard_error() -> None:
     assert standard_error([1.0, 2.0, 3.0]) == pytest.approx(1 / 3**0.5) and standard_error([5.0]) is None
 
 
+def test_the_terminal_shows_the_result_tables_of_results_md(bench_dir: Path) -> None:
+    from dialog_envs.commands.bench import results_tables
+
+    markdown = (bench_dir / "results.md").read_text()
+    shown = results_tables(markdown)
+    assert "## dialog_envs/Sentiment-v0" in shown and "## dialog_envs/NER-v0" in shown
+    assert any(line.startswith("| ppo | after |") for line in shown.splitlines())
+    assert "Written by" not in shown and "| agent | name | protocol |" not in shown  # tables of results only
+
+
 def test_quick_suite_covers_every_env_with_three_agents() -> None:
     suite = quick_suite()
     assert [env.id for env in suite.envs] == dialog_envs.env_ids()
     assert [agent.name for agent in suite.agents] == ["random", "ppo", "token-pg"]
     assert suite.seeds == [0] and 0 < suite.budget <= 5000
+    assert suite.agents[2].config["warm_start_updates"] > 0  # so that the short budget shows learning
 
 
 def test_a_smaller_quick_run_with_token_pg(tmp_path) -> None:

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from dialog_envs.agents.checkpoint import read_state
 from dialog_envs.agents.token_pg import TokenPGAgent
@@ -58,6 +60,14 @@ def test_sigkill_then_resume_continues_from_the_last_checkpoint(tmp_path: Path) 
     assert all(len(row) == 5 for row in rows)
     returns = [int(row[0]) for row in rows[1:] if row[1] == "train" and row[2] == "return"]
     assert returns == list(range(1, killed_at + 4))  # each update logged once, none lost
+
+    uninterrupted = tmp_path / "uninterrupted"
+    result = subprocess.run(train_command(uninterrupted, killed_at + 3), capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    resumed_weights = load_file(out / "checkpoints" / "last" / "policy.safetensors")
+    straight_weights = load_file(uninterrupted / "checkpoints" / "last" / "policy.safetensors")
+    assert resumed_weights.keys() == straight_weights.keys()
+    assert all(torch.equal(resumed_weights[name], straight_weights[name]) for name in resumed_weights)
 
 
 def test_evaluate_compares_before_and_after(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,6 +108,19 @@ def build_suite(args: argparse.Namespace) -> Any:
     return suite
 
 
+def results_tables(markdown: str) -> str:
+    """The env and split headings and the result tables of ``results.md``: what the terminal shows."""
+    table = False
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("## dialog_envs/") or line.startswith("### "):
+            table = True
+            lines += ["", line]
+        elif table and line.startswith("|"):
+            lines.append(line)
+    return "\n".join(lines).strip() + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from dialog_envs.agents.benchmark import default_out, run_suite
     from dialog_envs.agents.registry import available
@@ -120,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out(suite)
     results = run_suite(suite, out, progress=not args.no_progress, command=getattr(args, "command_line", None))
     failed = sum(1 for run in results["runs"] if run.get("error"))
+    print(results_tables((out / "results.md").read_text()))
     print(f"{len(results['runs'])} cells ({results['runs_resumed']} read back from {out / 'runs'}, {failed} failed)")
     for name in ("results.json", "results.md", "curves"):
         print(f"wrote {out / name}")
