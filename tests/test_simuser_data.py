@@ -182,3 +182,10 @@ def test_goal_file_in_a_folder_switches_the_env_to_corpus_goals(folder: Path) ->
     assert "store" in info["user_text"].lower() and "north" in info["user_text"].lower()
     sampled = SimUserEnv(data_path=folder, goals="sample")
     assert sampled.goal_pool is None
+
+
+def test_data_path_as_a_mapping_of_split_to_goal_file(folder: Path) -> None:
+    goal_file = write_goals(folder, {"A0": GOOD_GOAL})
+    env = SimUserEnv(data_path={"validation": str(goal_file)}, split="validation", max_turns=3)
+    assert env.goal_pool == SimUserEnv(data_path=folder, split="validation", max_turns=3).goal_pool
+    assert len(env.goal_pool) == 1 and set(env.schema.domains) == set(load_schema(folder).domains)

@@ -315,3 +315,14 @@ def test_real_train_subset_loads_with_every_service_seen() -> None:
     assert len(with_entities) == 24  # the subset's dialogues cover 24 of the 26 services
     results = play_every_goal(data.schema, list(data.goals[::10]))
     assert np.mean([r["success"] for r in results]) >= 0.95
+
+
+def test_data_path_as_a_mapping_of_split_to_folder(sgd_root: Path) -> None:
+    mapping = {"train": str(sgd_root / "train"), "dev": str(sgd_root / "dev")}
+    by_mapping = SimUserEnv(data_path=mapping, split="validation", max_turns=3)
+    by_root = SimUserEnv(data_path=sgd_root, split="validation", max_turns=3)
+    assert by_mapping.goal_pool == by_root.goal_pool and by_mapping.unseen_services == frozenset({"weather_9"})
+    train = SimUserEnv(data_path=mapping, split="train", max_turns=3)
+    assert train.tokenizer.get_vocab() == by_mapping.tokenizer.get_vocab()  # built on the train entry for every split
+    with pytest.raises(DialogEnvsError, match="data_path has no entry for split 'test'"):
+        SimUserEnv(data_path=mapping, split="test")

@@ -150,7 +150,7 @@ def resolve_split(
     """
     check_split(split)
     if isinstance(data_path, Mapping):
-        chosen = _mapping_entry(data_path, split)
+        chosen = mapping_entry(data_path, split)
         if is_dataset(chosen):
             return SplitSource(chosen, whole=False)
         path = Path(chosen)
@@ -199,7 +199,8 @@ def data_key(data_path: Any) -> Hashable:
     return str(data_path)
 
 
-def _mapping_entry(data_path: Mapping[str, Any], split: str) -> Any:
+def mapping_entry(data_path: Mapping[str, Any], split: str) -> Any:
+    """The value a ``{split: ...}`` mapping gives ``split`` (keys may be aliases: valid, dev, val)."""
     known = {alias: name for name, aliases in SPLIT_ALIASES.items() for alias in aliases}
     unknown = [str(key) for key in data_path if key not in known]
     if unknown:

@@ -9,7 +9,7 @@ appends the agent's token.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 from transformers import PreTrainedTokenizerBase
 
-from dialog_envs.data.splits import check_split, find_split_file
+from dialog_envs.data.splits import check_split, find_split_file, mapping_entry
 from dialog_envs.envs.batched import BatchCore, BatchOfOneEnv, RowInfos, check_choice, check_positive_ints, env_tokenizer, vector_env_class
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.simuser.conversation import Conversation, SimulatedUser, User
@@ -290,7 +290,10 @@ class SimUserEnv(BatchOfOneEnv):
       ``<split>.json`` with MultiWOZ dialogues whose ``goal`` fields are the goals; or the
       Schema-Guided Dialogue corpus as distributed, its root (``train/``, ``dev/``, ``test/``) or
       one split's folder (:mod:`dialog_envs.simuser.sgd`: entities from ``service_results``,
-      goals from the user's acts).
+      goals from the user's acts); or a mapping of split to one of those folders or to a MultiWOZ
+      goal file (``{"train": "mwoz/train.json", "validation": "mwoz/val.json"}``: the schema and
+      databases are read from the file's folder). With a mapping, the default tokenizer is built
+      on its ``train`` entry (else the split's), so every split's env shares it.
     * ``split``: which goal file to use (default ``"train"``; ``"validation"`` reads ``val.json``;
       on an SGD root, which folder: ``train/``, ``dev/`` or ``test/``). With sampled
       goals (the bundled domain), which part of the goal space: each goal belongs to train,
@@ -352,7 +355,7 @@ class SimUserEnv(BatchOfOneEnv):
     def __init__(
         self,
         *,
-        data_path: str | PathLike[str] | None = None,
+        data_path: str | PathLike[str] | Mapping[str, str | PathLike[str]] | None = None,
         split: str = "train",
         goals: GoalChoice = "auto",
         goal_file_split: str | None = None,
@@ -380,9 +383,10 @@ class SimUserEnv(BatchOfOneEnv):
         self.max_turns = int(max_turns)
         self.max_reply_tokens = int(max_reply_tokens)
         self.max_length = int(max_length)
-        self.schema, self.goal_pool = load_domain(data_path, split, goals, goal_file_split)
-        sgd = data_path is not None and is_sgd_path(data_path)
-        self.unseen_services = load_sgd(data_path, goal_file_split or split).unseen_services if sgd else frozenset()
+        domain_path = split_domain(data_path, goal_file_split or split)
+        self.schema, self.goal_pool = load_domain(domain_path, split, goals, goal_file_split)
+        sgd = domain_path is not None and is_sgd_path(domain_path)
+        self.unseen_services = load_sgd(domain_path, goal_file_split or split).unseen_services if sgd else frozenset()
         """SGD services of this split that the training split lacks (their success is reported apart)."""
         if self.goal_pool == []:
             raise DialogEnvsError(f"the goal file has no goal of the {split!r} split; expected at least one")
@@ -390,7 +394,8 @@ class SimUserEnv(BatchOfOneEnv):
         self.user_policy = PolicyConfig(patience=int(patience))
         self.user_factory = user_factory
         """``schema -> User``; None: the agenda-based :class:`SimulatedUser` on this env's goals."""
-        key = None if data_path is None else str(Path(data_path).resolve())
+        tokenizer_path = training_domain(data_path, domain_path)
+        key = None if tokenizer_path is None else str(Path(tokenizer_path).resolve())
         self.tokenizer = env_tokenizer(tokenizer, lambda: default_simuser_tokenizer(key, tokenizer_vocab_size, self.placeholders))
         if self.tokenizer.eos_token_id is None:
             raise DialogEnvsError(f"tokenizer {self.tokenizer.name_or_path!r} has no EOS token; a reply needs one to end")
@@ -505,6 +510,23 @@ SimUserVectorEnv = vector_env_class(SimUserEnv)
 # -- domain, goals and the default tokenizer ---------------------------------------------------
 
 
+def split_domain(data_path: str | PathLike[str] | Mapping[str, str | PathLike[str]] | None, split: str) -> str | PathLike[str] | None:
+    """The domain of ``split``: a mapping's entry for it, else ``data_path`` itself."""
+    return mapping_entry(data_path, split) if isinstance(data_path, Mapping) else data_path
+
+
+def training_domain(data_path: str | PathLike[str] | Mapping[str, str | PathLike[str]] | None,
+                    domain_path: str | PathLike[str] | None) -> str | PathLike[str] | None:
+    """The domain the default tokenizer is built on: a mapping's ``train`` entry when it has one
+    (so every split's env gets the same tokenizer), else this split's domain."""
+    if isinstance(data_path, Mapping):
+        try:
+            return mapping_entry(data_path, "train")
+        except DialogEnvsError:  # no train entry
+            pass
+    return domain_path
+
+
 def load_domain(data_path: str | PathLike[str] | None, split: str = "train",
                 goals: GoalChoice = "auto", goal_file_split: str | None = None) -> tuple[Schema, list[Goal] | None]:
     """The schema and the corpus goals (None: sample goals) for ``data_path`` (see the env's
@@ -517,11 +539,12 @@ def load_domain(data_path: str | PathLike[str] | None, split: str = "train",
         check_split(goal_file_split)
     if is_sgd_path(data_path):
         return sgd_goals(data_path, split, goals, goal_file_split)
-    schema = _load_schema_cached(str(Path(data_path).resolve()))
+    path = Path(data_path)
+    schema = _load_schema_cached(str((path.parent if path.is_file() else path).resolve()))
     if goals == "sample":
         return schema, None
     try:
-        goal_file = find_split_file(data_path, goal_file_split or split, GOAL_FILE_PATTERNS)
+        goal_file = path if path.is_file() else find_split_file(data_path, goal_file_split or split, GOAL_FILE_PATTERNS)
     except DialogEnvsError:
         if goals == "corpus" or goal_file_split is not None:
             raise
