@@ -97,7 +97,9 @@ def compare_checkpoints(
     after_agent.close()
     lines = [f"{after_agent.env_id}, split {split}, {after.episodes} episodes, greedy"]
     if before is not None:
-        lines += [f"before = {baseline}, after = {checkpoint}", "", comparison_table(before, after)]
+        roles = {"best": "the checkpoint best on validation", "last": "the last checkpoint", "initial": "the policy before RL"}
+        lines += [f"before = {baseline} ({roles.get(baseline.name, 'the baseline given')}; after its warm start, if any)",
+                  f"after = {checkpoint} ({roles.get(checkpoint.name, 'the checkpoint given')})", "", comparison_table(before, after)]
     else:
         lines.append(json.dumps(after.metrics, indent=2))
     for label, report in (("before", before), ("after", after)):

@@ -81,6 +81,7 @@ def test_evaluate_compares_before_and_after(tmp_path: Path, capsys: pytest.Captu
                  "--json", str(tmp_path / "eval.json")]) == 0
     text = capsys.readouterr().out
     assert "| metric | before | after | change |" in text
+    assert "(the policy before RL; after its warm start, if any)" in text and "(the checkpoint best on validation)" in text
     assert "token-level report (after)" in text and "micro avg" in text
     results = json.loads((tmp_path / "eval.json").read_text())
     assert results["after"]["episodes"] == 300  # the whole validation split, walked in order
