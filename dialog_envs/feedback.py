@@ -11,15 +11,17 @@ Record schema (``"schema": "dialog_envs.feedback/1"``), one JSON object per line
 | key | type | meaning |
 |---|---|---|
 | ``schema`` | str | ``"dialog_envs.feedback/1"`` |
-| ``event`` | str | ``"turn"`` (a rated exchange) or ``"end"`` (the session ended) |
+| ``event`` | str | ``"turn"`` (a rated exchange), ``"preference"`` (the better of two replies) or ``"end"`` (the session ended) |
 | ``session`` | str | id of the session (random hex unless given) |
 | ``time`` | str | UTC time, ISO 8601 |
 | ``agent`` | str | the agent's name |
-| ``turn`` | int | 1-based agent turn (``"turn"`` records) / number of rated turns (``"end"``) |
-| ``user_text`` | str | what the user said before the agent's reply (``"turn"``) |
+| ``turn`` | int | 1-based agent turn (``"turn"``, ``"preference"``) / number of rated turns (``"end"``) |
+| ``user_text`` | str | what the user said before the agent's reply (``"turn"``, ``"preference"``) |
 | ``agent_text`` | str | the agent's reply (``"turn"``) |
 | ``rating`` | int | 1-5 (``"turn"``) |
 | ``reward`` | float | the turn's reward, equal to the rating (``"turn"``) |
+| ``reply_a``, ``reply_b`` | str | the two candidate replies shown (``"preference"``) |
+| ``preferred`` | str | ``"a"`` or ``"b"``: the reply the rater chose (``"preference"``) |
 | ``reason`` | str | why the session ended: ``"user_quit"``, ``"end_of_input"``, ``"turn_limit"`` (``"end"``) |
 """
 
@@ -37,7 +39,10 @@ from dialog_envs.errors import DataFormatError
 SCHEMA_ID = "dialog_envs.feedback/1"
 TURN_KEYS = {"schema": str, "event": str, "session": str, "time": str, "agent": str, "turn": int,
              "user_text": str, "agent_text": str, "rating": int, "reward": (int, float)}
+PREFERENCE_KEYS = {"schema": str, "event": str, "session": str, "time": str, "agent": str, "turn": int,
+                   "user_text": str, "reply_a": str, "reply_b": str, "preferred": str}
 END_KEYS = {"schema": str, "event": str, "session": str, "time": str, "agent": str, "turn": int, "reason": str}
+KEYS_OF_EVENT = {"turn": TURN_KEYS, "preference": PREFERENCE_KEYS, "end": END_KEYS}
 
 
 RECORD_START = f'{{"schema": "{SCHEMA_ID}"'.encode()
@@ -163,9 +168,10 @@ def _parse_record(path: Path, number: int, raw: bytes) -> dict[str, Any]:
         raise DataFormatError(path, f"not a JSON record ({error})", line=number) from None
     if not isinstance(record, dict):
         raise DataFormatError(path, "expected a JSON object", line=number)
-    keys = TURN_KEYS if record.get("event") == "turn" else END_KEYS
-    if record.get("event") not in ("turn", "end"):
-        raise DataFormatError(path, "expected 'turn' or 'end'", line=number, field="event")
+    event = record.get("event")
+    keys = KEYS_OF_EVENT.get(event) if isinstance(event, str) else None
+    if keys is None:
+        raise DataFormatError(path, f"expected one of {', '.join(map(repr, KEYS_OF_EVENT))}", line=number, field="event")
     for key, kind in keys.items():
         if key not in record:
             raise DataFormatError(path, "missing key", line=number, field=key)
@@ -175,6 +181,8 @@ def _parse_record(path: Path, number: int, raw: bytes) -> dict[str, Any]:
         raise DataFormatError(path, f"expected {SCHEMA_ID!r}", line=number, field="schema")
     if record["event"] == "turn" and not 1 <= record["rating"] <= 5:
         raise DataFormatError(path, "expected a rating from 1 to 5", line=number, field="rating")
+    if record["event"] == "preference" and record["preferred"] not in ("a", "b"):
+        raise DataFormatError(path, "expected 'a' or 'b'", line=number, field="preferred")
     return record
 
 

@@ -128,6 +128,23 @@ def test_reading_a_bad_log_names_the_line_and_field(tmp_path: Path) -> None:
         read_feedback_log(log)
 
 
+def test_preference_records_are_read_and_checked(tmp_path: Path) -> None:
+    log = tmp_path / "f.jsonl"
+    chosen = {"schema": "dialog_envs.feedback/1", "event": "preference", "session": "s", "time": "t", "agent": "a",
+              "turn": 1, "user_text": "u", "reply_a": "first", "reply_b": "second", "preferred": "b"}
+    with FeedbackLog(log) as feedback:
+        feedback.append(chosen)
+    assert read_feedback_log(log) == [chosen]
+    log.write_text(json.dumps({**chosen, "preferred": "c"}) + "\n")
+    with pytest.raises(DataFormatError, match="'a' or 'b'") as caught:
+        read_feedback_log(log)
+    assert caught.value.field == "preferred"
+    log.write_text(json.dumps({**chosen, "event": ["turn"]}) + "\n")
+    with pytest.raises(DataFormatError, match="'preference'") as caught:
+        read_feedback_log(log)
+    assert caught.value.field == "event"
+
+
 def test_cli_rate_with_the_reference_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "f.jsonl"
