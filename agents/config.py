@@ -82,6 +82,12 @@ class TokenPGConfig:
         "encoder and a head; 'auto' picks causal_lm when the action space is the tokenizer's vocabulary.",
         "auto",
     )
+    word_shape_features: bool = _help(
+        "Tagger policies: add a learned embedding of each token's word shape (lower, Capitalised, UPPER, "
+        "number, other) to the encoder's token embeddings when the env observes it (NER-v0's word_shape). "
+        "It gives an uncased encoder such as MiniLM the capitalisation NER depends on; zero at first.",
+        True,
+    )
     lora_rank: int = _help(
         "LoRA rank (needs peft); 0 trains all weights. With LoRA and no warm start the disabled adapter is the KL reference.", 0
     )

@@ -398,12 +398,16 @@ class GenerationSession:
         }
 
 
+ENCODER_INPUTS = ("input_ids", "attention_mask", "word_shape")
+"""The observation fields a :class:`TaggerPolicy` encodes (``word_shape`` when the env has it)."""
+
+
 class TaggerPolicy(nn.Module):
     """An encoder plus a head that labels one position given the previously chosen label."""
 
     kind = "tagger"
 
-    def __init__(self, encoder: PreTrainedModel, num_labels: int, value_head: bool = False) -> None:
+    def __init__(self, encoder: PreTrainedModel, num_labels: int, value_head: bool = False, word_shapes: int = 0) -> None:
         super().__init__()
         self.encoder = encoder
         self.num_labels = num_labels
@@ -411,14 +415,24 @@ class TaggerPolicy(nn.Module):
         self.previous_label = nn.Embedding(num_labels + 1, hidden)  # index num_labels: none yet
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, num_labels))
         self.value_head = nn.Linear(hidden, 1) if value_head else None
+        # Added to the token embeddings: the capitalisation an uncased tokenizer drops. Zero at
+        # first, so a pretrained encoder starts exactly where it was.
+        self.word_shape = nn.Embedding(word_shapes, hidden) if word_shapes else None
+        if self.word_shape is not None:
+            nn.init.zeros_(self.word_shape.weight)
 
     @property
     def backbone(self) -> PreTrainedModel:
         """The Hugging Face encoder inside (what ``save_pretrained`` writes)."""
         return self.encoder
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_shape: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's last hidden states; with ``word_shape`` (the env's observation of that
+        name), its learned embedding is added to the token embeddings."""
+        if self.word_shape is None or word_shape is None:
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        embeddings = self.encoder.get_input_embeddings()(input_ids) + self.word_shape(word_shape)
+        return self.encoder(inputs_embeds=embeddings, attention_mask=attention_mask).last_hidden_state
 
     def head_outputs(
         self, hidden: torch.Tensor, positions: torch.Tensor, previous: torch.Tensor
@@ -439,7 +453,7 @@ class TaggerPolicy(nn.Module):
     def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits ``(B, T, L)`` and values for every recorded step of a rollout (``inputs`` from
         :meth:`TaggingSession.inputs`): one encoder pass per episode."""
-        hidden = self.encode(inputs["input_ids"], inputs["attention_mask"])
+        hidden = self.encode(inputs["input_ids"], inputs["attention_mask"], inputs.get("word_shape"))
         return self.head_outputs(hidden, inputs["positions"], inputs["previous"])
 
 
@@ -464,7 +478,7 @@ class TaggingSession:
         ``dropped`` is part of the sessions' common signature; a tagger reads the first observation only."""
         if not self.first_obs:
             self.first_obs = {
-                key: torch.as_tensor(obs[key], device=self.device) for key in ("input_ids", "attention_mask")
+                key: torch.as_tensor(obs[key], device=self.device) for key in ENCODER_INPUTS if key in obs
             }
         if "token_index" in obs:
             positions = torch.as_tensor(obs["token_index"][:, 0], device=self.device)
@@ -475,7 +489,7 @@ class TaggingSession:
         if not act:
             return None, None
         if self.hidden is None:
-            self.hidden = self.policy.encode(self.first_obs["input_ids"], self.first_obs["attention_mask"])
+            self.hidden = self.policy.encode(**self.first_obs)
         return self.policy.head_outputs(self.hidden, positions, self.previous)
 
     def record_actions(self, actions: torch.Tensor) -> None:

@@ -154,7 +154,9 @@ class TokenPGAgent:
             )
         else:
             encoder = build_encoder(self.tokenizer, self.model_path, config.model_config, window)
-            policy = TaggerPolicy(self._maybe_lora(encoder), self.num_actions, value_head)
+            shape_space = self.envs.single_observation_space.get("word_shape")
+            word_shapes = int(shape_space.high.max()) + 1 if config.word_shape_features and shape_space is not None else 0
+            policy = TaggerPolicy(self._maybe_lora(encoder), self.num_actions, value_head, word_shapes)
         if config.compile:
             policy.backbone.forward = torch.compile(policy.backbone.forward)
         return policy
@@ -521,7 +523,8 @@ class TokenPGAgent:
                 logits, _, _ = policy.forward_tokens(ids, mask, positions, keep=1)
                 logits = logits[:, -1]
             else:
-                logits, _ = policy.head_outputs(policy.encode(ids, mask), *self._tagger_inputs(observations, len(ids)))
+                shapes = torch.as_tensor(np.asarray(observations["word_shape"]), device=device) if "word_shape" in observations else None
+                logits, _ = policy.head_outputs(policy.encode(ids, mask, shapes), *self._tagger_inputs(observations, len(ids)))
         allowed = None if action_masks is None else torch.as_tensor(np.asarray(action_masks, dtype=bool), device=device)
         scaled = masked_logits(logits, allowed, self.config.temperature)
         actions = scaled.argmax(dim=-1) if deterministic else sample_actions(scaled, self.sampling)

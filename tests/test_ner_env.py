@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dialog_envs  # noqa: F401
-from dialog_envs.envs.ner import NEREnv, transition_mask
+from dialog_envs.envs.ner import WORD_SHAPES, NEREnv, transition_mask, word_shape
 from dialog_envs.errors import DialogEnvsError
 from dialog_envs.metrics.ner import sentence_entity_f1
 from dialog_envs.tokenization import train_tokenizer
@@ -76,6 +76,18 @@ def test_observation_tracks_word_and_previous_tags() -> None:
     obs, *_ = env.step(2)
     assert obs["word_index"][0] == 1 and obs["token_index"][0] == 2
     assert obs["previous_tags"][0] == 2 and (obs["previous_tags"][1:] == n_tags).all()
+
+
+def test_word_shape_observes_each_tokens_capitalisation(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.txt"
+    data.write_text("EU NNP B-ORG\nrejects VBZ O\nGerman JJ B-MISC\ncall NN O\nin IN O\n1996 CD O\n. . O\n")
+    env = NEREnv(data_path={"train": data, "validation": data, "test": data})
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    shapes = [WORD_SHAPES[i] for i in obs["word_shape"][:9]]
+    assert shapes == ["none", "UPPER", "lower", "Capitalised", "lower", "lower", "number", "other", "none"]
+    assert (obs["word_shape"][9:] == 0).all()
+    assert [WORD_SHAPES[word_shape(w)] for w in ("McDonald", "A", "U.S.", "3-D")] == ["Capitalised", "Capitalised", "UPPER", "Capitalised"]
 
 
 def test_action_mask_forbids_inside_tags_that_continue_nothing() -> None:

@@ -16,6 +16,7 @@ from dialog_envs.agents.config import TokenPGConfig
 from dialog_envs.agents.policies import padded_width
 from dialog_envs.agents.rollout import SamplingConfig, collect_rollout
 from dialog_envs.agents.token_pg import TokenPGAgent
+from dialog_envs.envs.ner import WORD_SHAPES
 from dialog_envs.errors import DialogEnvsError
 
 QUIET = dict(progress=False, bf16="off", device="cpu")
@@ -129,6 +130,22 @@ def test_warm_start_then_rl_on_ner_learns_tags() -> None:
     before = agent.evaluate()["token_accuracy"]
     history = agent.learn()
     assert history[-1]["token_accuracy"] > max(0.8, before + 0.2)
+
+
+def test_the_word_shape_embedding_starts_at_zero_and_is_trained() -> None:
+    agent = TokenPGAgent("dialog_envs/NER-v0", TokenPGConfig(num_envs=4, warm_start_updates=3, updates=1, eval_every=0, **QUIET))
+    policy = agent.policy.eval()
+    assert policy.word_shape is not None and policy.word_shape.num_embeddings == len(WORD_SHAPES)
+    obs, _ = agent.envs.reset(seed=0)
+    ids, mask, shapes = (torch.as_tensor(obs[key]) for key in ("input_ids", "attention_mask", "word_shape"))
+    with torch.no_grad():
+        assert torch.equal(policy.encode(ids, mask), policy.encode(ids, mask, shapes))  # a pretrained encoder starts unchanged
+    agent.learn()
+    assert policy.word_shape.weight[1:].abs().sum() > 0  # the warm start trains it
+    with torch.no_grad():
+        assert not torch.allclose(policy.encode(ids, mask), policy.encode(ids, mask, shapes))
+    off = TokenPGAgent("dialog_envs/NER-v0", TokenPGConfig(num_envs=4, word_shape_features=False, **QUIET))
+    assert off.policy.word_shape is None
 
 
 def test_walk_covers_every_example_once() -> None:

@@ -30,6 +30,23 @@ from dialog_envs.tokenization import train_tokenizer
 
 NERReward = Literal["token", "dense_f1", "sparse_f1"]
 REWARDS: tuple[str, ...] = ("token", "dense_f1", "sparse_f1")
+WORD_SHAPES: tuple[str, ...] = ("none", "lower", "Capitalised", "UPPER", "number", "other")
+"""The ``word_shape`` observation's values, by index: ``none`` for special tokens and padding."""
+
+
+def word_shape(word: str) -> int:
+    """The index in :data:`WORD_SHAPES` of a word's capitalisation: what an uncased tokenizer
+    (MiniLM's lower-cases everything) cannot show a tagger, and NER depends on.
+
+    >>> [WORD_SHAPES[word_shape(w)] for w in ("the", "Paris", "EU", "I", "1996", "--", "iPhone")]
+    ['lower', 'Capitalised', 'UPPER', 'Capitalised', 'number', 'other', 'lower']
+    """
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return 4 if any(c.isdigit() for c in word) else 5
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return 3
+    return 2 if letters[0].isupper() else 1
 
 
 @dataclass(frozen=True)
@@ -37,33 +54,37 @@ class EncodedCorpus:
     """A split's sentences with everything the env needs per step computed once.
 
     ``token_ids[i]`` are sentence ``i``'s token ids (special tokens included, at most
-    ``max_length``, never cut); ``first_token[i][w]`` is the position of word ``w``'s first token in
-    them; ``tag_ids[i]`` the gold tag ids.
+    ``max_length``, never cut); ``token_shapes[i]`` the :func:`word_shape` of the word each token
+    belongs to (0 for special tokens); ``first_token[i][w]`` is the position of word ``w``'s
+    first token in them; ``tag_ids[i]`` the gold tag ids.
     """
 
     sentences: tuple[TaggedSentence, ...]
     tags: tuple[str, ...]
     token_ids: tuple[np.ndarray, ...]
+    token_shapes: tuple[np.ndarray, ...]
     first_token: tuple[np.ndarray, ...]
     tag_ids: tuple[np.ndarray, ...]
 
     @cached_property
-    def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(token_ids, first_token, tag_ids, lengths)`` as padded matrices (one row per
-        sentence; ``lengths`` are token counts then word counts), built once for batched steps."""
+    def padded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(token_ids, token_shapes, first_token, tag_ids, lengths)`` as padded matrices (one
+        row per sentence; ``lengths`` are token counts then word counts), built once for batched steps."""
         rows = len(self.sentences)
         max_tokens = max((len(ids) for ids in self.token_ids), default=1)
         max_words = max((len(tags) for tags in self.tag_ids), default=1)
         token_ids = np.zeros((rows, max_tokens), dtype=np.int64)
+        token_shapes = np.zeros((rows, max_tokens), dtype=np.int64)
         first_token = np.zeros((rows, max_words), dtype=np.int64)
         tag_ids = np.zeros((rows, max_words), dtype=np.int64)
         lengths = np.zeros((2, rows), dtype=np.int64)
-        for row, (ids, firsts, tags) in enumerate(zip(self.token_ids, self.first_token, self.tag_ids)):
+        for row, (ids, shapes, firsts, tags) in enumerate(zip(self.token_ids, self.token_shapes, self.first_token, self.tag_ids)):
             token_ids[row, : len(ids)] = ids
+            token_shapes[row, : len(shapes)] = shapes
             first_token[row, : len(firsts)] = firsts
             tag_ids[row, : len(tags)] = tags
             lengths[:, row] = len(ids), len(tags)
-        return token_ids, first_token, tag_ids, lengths
+        return token_ids, token_shapes, first_token, tag_ids, lengths
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,7 @@ def encode_corpus(
             f"max_length={max_length} ({len(too_long)} sentence(s) are); pass max_length >= {max(lengths)} "
             f"(the longest sentence), at most {MAX_SIZE}"
         )
-    token_ids, first_token, tag_ids = [], [], []
+    token_ids, token_shapes, first_token, tag_ids = [], [], [], []
     for index, sentence in enumerate(sentences):
         unknown = [tag for tag in sentence.tags if tag not in tag_index]
         if unknown:
@@ -138,18 +159,22 @@ def encode_corpus(
                 f"known tags: {', '.join(tags)}"
             )
         ids = np.asarray(encodings["input_ids"][index], dtype=np.int64)
+        shapes = np.zeros(len(ids), dtype=np.int64)
         firsts = np.full(len(sentence.words), -1, dtype=np.int64)
         for position, word in enumerate(encodings.word_ids(index)):
-            if word is not None and firsts[word] < 0:
-                firsts[word] = position
+            if word is not None:
+                shapes[position] = word_shape(sentence.words[word])
+                if firsts[word] < 0:
+                    firsts[word] = position
         # Words that gave no token at all (possible with some tokenizers) point at the previous word's token.
         for word in range(len(firsts)):
             if firsts[word] < 0:
                 firsts[word] = firsts[word - 1] if word > 0 else 0
         token_ids.append(ids)
+        token_shapes.append(shapes)
         first_token.append(firsts)
         tag_ids.append(np.asarray([tag_index[tag] for tag in sentence.tags], dtype=np.int64))
-    return EncodedCorpus(sentences, tags, tuple(token_ids), tuple(first_token), tuple(tag_ids))
+    return EncodedCorpus(sentences, tags, tuple(token_ids), tuple(token_shapes), tuple(first_token), tuple(tag_ids))
 
 
 @lru_cache(maxsize=8)
@@ -185,7 +210,7 @@ class NERBatch(BatchCore):
 
     def __init__(self, env: NEREnv, num_rows: int) -> None:
         super().__init__(env, num_rows)
-        self.token_ids, self.first_token, self.gold, lengths = env.corpus.padded
+        self.token_ids, self.token_shapes, self.first_token, self.gold, lengths = env.corpus.padded
         self.num_tokens, self.num_words = lengths
         self.index = np.zeros(num_rows, dtype=np.int64)
         self.word = np.zeros(num_rows, dtype=np.int64)
@@ -246,8 +271,11 @@ class NERBatch(BatchCore):
         width = min(self.token_ids.shape[1], self.env.max_length)
         input_ids = np.zeros((len(rows), self.env.max_length), dtype=np.int64)
         input_ids[:, :width] = self.token_ids[index, :width]
+        shapes = np.zeros((len(rows), self.env.max_length), dtype=np.int64)
+        shapes[:, :width] = self.token_shapes[index, :width]
         return {
             "input_ids": input_ids,
+            "word_shape": shapes,
             "attention_mask": (self._positions < self.num_tokens[index][:, None]).astype(np.int64),
             "word_index": word[:, None].copy(),
             "token_index": self.first_token[index, word][:, None],
@@ -288,6 +316,7 @@ class NEREnv(BatchOfOneEnv):
     |---|---|---|
     | ``input_ids`` | ``(max_length,)`` | token ids of the sentence (``[CLS] ... [SEP]`` with the default tokenizer), 0 after it |
     | ``attention_mask`` | ``(max_length,)`` | 1 on the sentence's tokens, 0 on padding |
+    | ``word_shape`` | ``(max_length,)`` | capitalisation of each token's word, an index into ``WORD_SHAPES`` (``none``, ``lower``, ``Capitalised``, ``UPPER``, ``number``, ``other``); 0 on special tokens and padding. An uncased tokenizer loses it from ``input_ids`` |
     | ``word_index`` | ``(1,)`` | index of the word to tag now |
     | ``token_index`` | ``(1,)`` | position of that word's first token in ``input_ids`` |
     | ``previous_tags`` | ``(max_length,)`` | tag ids given so far per word; ``num_tags`` for words not tagged yet |
@@ -391,6 +420,7 @@ class NEREnv(BatchOfOneEnv):
             {
                 "input_ids": spaces.Box(0, len(self.tokenizer) - 1, shape=(max_length,), dtype=np.int64),
                 "attention_mask": spaces.Box(0, 1, shape=(max_length,), dtype=np.int64),
+                "word_shape": spaces.Box(0, len(WORD_SHAPES) - 1, shape=(max_length,), dtype=np.int64),
                 "word_index": index_space,
                 "token_index": index_space,
                 "previous_tags": spaces.Box(0, num_tags, shape=(max_length,), dtype=np.int64),
