@@ -428,7 +428,17 @@ class TaggerPolicy(nn.Module):
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_shape: torch.Tensor | None = None) -> torch.Tensor:
         """The encoder's last hidden states; with ``word_shape`` (the env's observation of that
-        name), its learned embedding is added to the token embeddings."""
+        name), its learned embedding is added to the token embeddings.
+
+        Columns after the batch's last real token are cut first (to :func:`padded_width`): envs
+        pad every observation to ``max_length`` (192 for CoNLL-2003, whose sentences average
+        about 25 MiniLM tokens), and those columns change no real token's state. The hidden
+        states are as wide as what is left; positions to read lie within the real tokens.
+        """
+        real = attention_mask.any(dim=0).nonzero()
+        width = min(padded_width(int(real[-1]) + 1 if len(real) else 1), attention_mask.shape[1])
+        input_ids, attention_mask = input_ids[:, :width], attention_mask[:, :width]
+        word_shape = None if word_shape is None else word_shape[:, :width]
         if self.word_shape is None or word_shape is None:
             return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         embeddings = self.encoder.get_input_embeddings()(input_ids) + self.word_shape(word_shape)

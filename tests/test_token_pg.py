@@ -148,6 +148,20 @@ def test_the_word_shape_embedding_starts_at_zero_and_is_trained() -> None:
     assert off.policy.word_shape is None
 
 
+def test_the_tagger_encodes_only_up_to_the_last_real_token() -> None:
+    agent = TokenPGAgent("dialog_envs/NER-v0", TokenPGConfig(num_envs=8, **QUIET), env_kwargs={"max_length": 96})
+    policy = agent.policy.eval()
+    obs, _ = agent.envs.reset(seed=0)
+    ids, mask = torch.as_tensor(obs["input_ids"]), torch.as_tensor(obs["attention_mask"])
+    longest = int(mask.sum(dim=1).max())
+    with torch.no_grad():
+        cut = policy.encode(ids, mask)
+        full = policy.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert longest <= cut.shape[1] < ids.shape[1] == 96
+    real = mask[:, : cut.shape[1]].bool()
+    torch.testing.assert_close(cut[real], full[:, : cut.shape[1]][real], rtol=1e-4, atol=1e-5)
+
+
 def test_walk_covers_every_example_once() -> None:
     agent = TokenPGAgent("dialog_envs/NER-v0", TokenPGConfig(num_envs=7, **QUIET))
     returns, _, infos = agent.play("test", episodes=None)
