@@ -110,6 +110,14 @@ def test_a_pair_is_a_greedy_and_a_sampled_reply_and_the_chosen_one_continues(che
 def test_a_folder_that_is_not_a_servable_checkpoint_is_one_error(tmp_path: Path) -> None:
     with pytest.raises(DialogEnvsError, match="not a checkpoint folder"):
         CheckpointChat(tmp_path)
+    config = TokenPGConfig(num_envs=1, model_config=TINY, progress=False, bf16="off", device="cpu")
+    dialogues = tmp_path / "dialogues.jsonl"
+    dialogues.write_text('{"turns": ["hi", "hello", "bye"]}\n')
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"data_path": {"train": str(dialogues)}})
+    agent.save(tmp_path / "bleu")
+    agent.close()
+    with pytest.raises(DialogEnvsError, match="DialogueBLEU-v0 cannot chat; expected one of dialog_envs/SimUser-v0"):
+        CheckpointChat(tmp_path / "bleu")
 
 
 def test_serve_talks_with_a_checkpoint_in_both_modes(checkpoint: Path, tmp_path: Path) -> None:

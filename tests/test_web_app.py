@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,36 +17,7 @@ from dialog_envs.cli import main  # noqa: E402
 from dialog_envs.errors import DataFormatError, DialogEnvsError  # noqa: E402
 from dialog_envs.feedback import read_feedback_log  # noqa: E402
 from dialog_envs.web.app import MAX_BODY_BYTES, MAX_TEXT_CHARS, ChatServer, TwoAgents, create_app  # noqa: E402
-
-
-class EchoAgent:
-    """Replies with what it heard and how many turns it has had (so a reply shows its history)."""
-
-    prefix = "echo"
-
-    def reset(self) -> None:
-        self.turns = 0
-
-    def reply(self, user_text: str) -> str:
-        self.turns += 1
-        return f"{self.prefix} {self.turns}: {user_text}"
-
-
-class ShoutAgent(EchoAgent):
-    prefix = "SHOUT"
-
-
-class SlowAgent(EchoAgent):
-    """Sleeps while replying, so that concurrent sessions overlap."""
-
-    def reply(self, user_text: str) -> str:
-        time.sleep(0.01)
-        return super().reply(user_text)
-
-
-class BrokenAgent(EchoAgent):
-    def reply(self, user_text: str) -> str:
-        raise RuntimeError("the model fell over")
+from tests.chat_agents import BrokenAgent, EchoAgent, ShoutAgent, SlowAgent  # noqa: E402
 
 
 def client_for(log: Path, agent: type = EchoAgent, **settings: Any) -> TestClient:

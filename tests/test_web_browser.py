@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from dialog_envs.feedback import read_feedback_log
-from tests.test_web_app import EchoAgent, ShoutAgent
+from tests.chat_agents import EchoAgent, ShoutAgent
 
 pytestmark = pytest.mark.browser
 CHROMIUM = ("chromium", "chromium-browser")
