@@ -4,6 +4,7 @@ trained on formats it, reply b of a pair is sampled, the chosen reply continues;
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +108,30 @@ def test_a_pair_is_a_greedy_and_a_sampled_reply_and_the_chosen_one_continues(che
         conversation.choose("a")
 
 
-def test_a_folder_that_is_not_a_servable_checkpoint_is_one_error(tmp_path: Path) -> None:
-    with pytest.raises(DialogEnvsError, match="not a checkpoint folder"):
-        CheckpointChat(tmp_path)
-    config = TokenPGConfig(num_envs=1, model_config=TINY, progress=False, bf16="off", device="cpu")
+def test_a_dialogue_checkpoint_replies_to_the_chat_as_to_a_context_of_its_data(tmp_path: Path) -> None:
     dialogues = tmp_path / "dialogues.jsonl"
-    dialogues.write_text('{"turns": ["hi", "hello", "bye"]}\n')
-    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"data_path": {"train": str(dialogues)}})
+    dialogues.write_text("".join(json.dumps({"turns": [f"hi {i}", f"hello {i}", "bye"]}) + "\n" for i in range(4)))
+    config = TokenPGConfig(num_envs=1, model_config=TINY, progress=False, bf16="off", device="cpu", temperature=1.0)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, {"data_path": {"train": str(dialogues)}, "context_turns": 2})
     agent.save(tmp_path / "bleu")
     agent.close()
-    with pytest.raises(DialogEnvsError, match="DialogueBLEU-v0 cannot chat; expected one of dialog_envs/SimUser-v0"):
-        CheckpointChat(tmp_path / "bleu")
+    chat = RecordingChat(tmp_path / "bleu")
+    conversation = chat.conversation()
+    conversation.reset()
+    env = conversation.env.unwrapped
+    # "hi 0" then "hello 0": the person's turns and the policy's reply are the context, as in the data
+    first = conversation.reply("hi 0")
+    from_data, _ = env.reset(options={"index": 0})  # the example whose context is ["hi 0"]
+    assert list(env.example.context) == ["hi 0"]
+    assert all(np.array_equal(chat.seen[0][key], from_data[key]) for key in from_data)
+    seen = len(chat.seen)
+    a, b = conversation.reply_pair("bye")
+    conversation.choose("a")
+    expected, _ = env.reset(options={"context": ["hi 0", first, "bye"]})
+    assert all(np.array_equal(chat.seen[seen][key], expected[key]) for key in expected)
+    assert conversation.replies == [first, a]
+    with pytest.raises(DialogEnvsError, match="not a checkpoint folder"):
+        CheckpointChat(tmp_path)
 
 
 def test_serve_talks_with_a_checkpoint_in_both_modes(checkpoint: Path, tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ records (``--mode rate``: each reply rated 1-5), ``"preference"`` records (``--m
 the better of two replies) and ``"end"`` records. Agents:
 
 * ``--agent reference`` or ``--agent module:Class``, as for ``dialog-envs rate``;
-* ``--checkpoint DIR``: a token-pg checkpoint trained on ``dialog_envs/SimUser-v0``
-  (:mod:`dialog_envs.agents.chat`; DialogueBLEU-v0 checkpoints are not served yet).
+* ``--checkpoint DIR``: a token-pg checkpoint trained on ``dialog_envs/SimUser-v0`` or
+  ``dialog_envs/DialogueBLEU-v0`` (:mod:`dialog_envs.agents.chat`).
 
 In compare mode the two replies come from ``--agent-b`` when it is given (reply a from the first
 agent, b from the second); without it, from the checkpoint itself: reply a greedy, reply b
@@ -32,7 +32,7 @@ INSTALL_HINT = "dialog-envs serve needs FastAPI and uvicorn: pip install 'dialog
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--agent", default=None, help="'reference' (default) or module:Class")
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="a token-pg checkpoint folder (trained on SimUser-v0) to talk with, instead of --agent")
+                        help="a token-pg checkpoint folder (trained on SimUser-v0 or DialogueBLEU-v0) to talk with, instead of --agent")
     parser.add_argument("--agent-b", default=None,
                         help="compare mode: the agent of reply b ('reference' or module:Class); default: a sampled reply of --checkpoint")
     parser.add_argument("--data-path", default=None, help="MultiWOZ-style folder for the reference agent's domain")
