@@ -224,8 +224,8 @@ class ChatServer:
         session = self._locked(session_id)
         try:
             if session.pending is not None:
-                what = "rating" if self.mode == "rate" else "preferred"
-                raise RequestError(409, what, "the last reply awaits its " + ("rating" if what == "rating" else "choice") + " first")
+                field, what = ("rating", "rating") if self.mode == "rate" else ("preferred", "choice")
+                raise RequestError(409, field, f"the last reply awaits its {what} first")
             try:
                 replies = (session.agent.reply(text),) if self.mode == "rate" else tuple(session.agent.reply_pair(text))
             except Exception as error:  # the agent is the user's code: report, write nothing
@@ -237,9 +237,10 @@ class ChatServer:
         finally:
             session.lock.release()
 
-    def _pending(self, session: Session, what: str) -> tuple[str, ...]:
+    def _pending(self, session: Session, field: str) -> tuple[str, ...]:
+        """The reply (or pair) awaiting judgement; a 409 on ``field`` when there is none."""
         if session.pending is None:
-            raise RequestError(409, what, "there is no reply to " + ("rate" if what == "rating" else "choose from") + "; send a message first")
+            raise RequestError(409, field, "there is no reply to judge yet; send a message first")
         return session.pending
 
     def _after_turn(self, session: Session) -> bool:
