@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "evaluate": "evaluate",
     "rate": "rate",
+    "serve": "serve",
     "bench": "bench",
 }
 

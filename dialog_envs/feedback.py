@@ -30,6 +30,8 @@ from __future__ import annotations
 import enum
 import json
 import os
+import uuid
+from datetime import datetime, timezone
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,18 @@ PREFERENCE_KEYS = {"schema": str, "event": str, "session": str, "time": str, "ag
                    "user_text": str, "reply_a": str, "reply_b": str, "preferred": str}
 END_KEYS = {"schema": str, "event": str, "session": str, "time": str, "agent": str, "turn": int, "reason": str}
 KEYS_OF_EVENT = {"turn": TURN_KEYS, "preference": PREFERENCE_KEYS, "end": END_KEYS}
+
+
+def new_session_id() -> str:
+    """A random id for a rating session (12 hex digits), unique enough for one log."""
+    return uuid.uuid4().hex[:12]
+
+
+def feedback_record(event: str, *, session: str, agent: str, **fields: Any) -> dict[str, Any]:
+    """A record of ``event`` stamped with the schema id and the current UTC time; ``fields`` are
+    the event's own keys (see the table above). Every writer of feedback logs builds its records here."""
+    return {"schema": SCHEMA_ID, "event": event, "session": session,
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "agent": agent, **fields}
 
 
 RECORD_START = f'{{"schema": "{SCHEMA_ID}"'.encode()

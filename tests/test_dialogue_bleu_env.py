@@ -172,6 +172,42 @@ def test_text_helpers_and_render():
         env.text_to_actions("word " * 40)
 
 
+@pytest.mark.parametrize("vector", [False, True])
+def test_a_given_context_is_observed_as_the_same_context_of_the_data(vector):
+    """``options={"context": turns}`` gives the observation of the data example with those turns
+    (truncation and all); the reply ends and is scored (against no reference) as any other."""
+    env = gym.make(ENV_ID, max_context_tokens=24, max_new_tokens=6, context_turns=2, render_mode="ansi").unwrapped
+    batch = gym.make_vec(ENV_ID, num_envs=2, max_context_tokens=24, max_new_tokens=6, context_turns=2) if vector else None
+    truncated = full = 0
+    for index in range(0, 60, 7):
+        example = env.examples[index]
+        from_data, data_info = env.reset(options={"index": index})
+        # a full context (context_turns of them) drops an older turn, as the data's do
+        longer = ["an older turn that context_turns drops", *example.context] if len(example.context) == 2 else list(example.context)
+        if batch is None:
+            given, info = env.reset(options={"context": longer})
+        else:
+            observations, infos = batch.reset(options={"context": longer})
+            given = {key: value[1] for key, value in observations.items()}
+            info = {"context_truncated": infos["context_truncated"][1]}
+        assert all(np.array_equal(given[key], from_data[key]) for key in from_data)
+        assert info["context_truncated"] == data_info["context_truncated"] and "index" not in info
+        truncated += info["context_truncated"]
+        full += len(example.context) == 2
+    assert truncated and full  # the window cut some of them, context_turns others
+    env.reset(options={"context": ["hello", "hi, how can I help?"]})
+    assert env.example is None and env.observation_text().splitlines() == ["you: hello", "them: hi, how can I help?", "you> "]
+    assert env.expert_action() == env.eos_token_id  # no reference to imitate
+    for action in env.text_to_actions("fine"):
+        _, reward, terminated, _, info = env.step(action)
+    assert terminated and info["response"] == "fine" and info["reference"] == "" and reward == 0.0
+    for bad in ([], "hello", [1, 2]):
+        with pytest.raises(DialogEnvsError, match="expected a non-empty list of turns"):
+            env.reset(options={"context": bad})
+    with pytest.raises(DialogEnvsError, match="exclude each other"):
+        env.reset(options={"context": ["hi"], "index": 0})
+
+
 def test_text_view_takes_a_whole_reply():
     env = TextView(gym.make(ENV_ID, reward="chrf"))
     text, _ = env.reset(seed=4)

@@ -57,7 +57,10 @@ class DialogueBatch(BatchCore):
         length = self.env.max_context_tokens + self.env.max_new_tokens
         self.input_ids = np.full((num_rows, length), self.env.pad_token_id, dtype=np.int64)
         self.attention_mask = np.zeros((num_rows, length), dtype=np.int64)
-        self.index = np.full(num_rows, -1, dtype=np.int64)  # -1: never reset
+        self.index = np.full(num_rows, -1, dtype=np.int64)  # -1: never reset, or a given context
+        self.started = np.zeros(num_rows, dtype=bool)
+        self.contexts: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, dtype=np.int64),) * 2] * num_rows
+        """Per row: the context's ids (``turn_1 SEP ... turn_k BOS``, before truncation) and where each turn starts."""
         self.context_start = np.zeros(num_rows, dtype=np.int64)
         self.reply = np.zeros((num_rows, self.env.max_new_tokens), dtype=np.int64)
         self.reply_len = np.zeros(num_rows, dtype=np.int64)
@@ -72,9 +75,20 @@ class DialogueBatch(BatchCore):
         self, rows: np.ndarray, rngs: list[np.random.Generator], seeds: list[int | None], options: dict[str, Any] | None
     ) -> RowInfos:
         infos = RowInfos()
-        indices = self.example_indices(rngs, seeds, options, len(self.env.data.examples))
+        given = None if options is None else options.get("context")
+        if given is None:
+            indices = self.example_indices(rngs, seeds, options, len(self.env.data.examples))
+        elif options.get("index") is not None:
+            raise DialogEnvsError("reset options 'index' and 'context' exclude each other; give one")
+        else:
+            indices = np.full(len(rows), -1, dtype=np.int64)
+            given_context = self.env.encode_context(given)
         for k, (row, index) in enumerate(zip(rows, indices.tolist())):
-            context = self.env.data.context_ids[index]
+            if index >= 0:
+                self.contexts[row] = (self.env.data.context_ids[index], self.env.data.turn_starts[index])
+            else:
+                self.contexts[row] = given_context
+            context = self.contexts[row][0]
             context_start = max(0, len(context) - self.env.max_context_tokens)
             visible = context[context_start:]
             self.input_ids[row].fill(self.env.pad_token_id)
@@ -82,15 +96,18 @@ class DialogueBatch(BatchCore):
             self.input_ids[row, -len(visible):] = visible
             self.attention_mask[row, -len(visible):] = 1
             self.index[row] = index
+            self.started[row] = True
             self.context_start[row] = context_start
             self.reply_len[row] = 0
             self.done[row] = False
             self.final_info[row] = {}
-            infos.sparse[k] = {"index": index, "context_tokens": len(visible), "context_truncated": context_start > 0}
+            infos.sparse[k] = {"context_tokens": len(visible), "context_truncated": context_start > 0}
+            if index >= 0:
+                infos.sparse[k]["index"] = index
         return infos
 
     def advance(self, rows: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, RowInfos]:
-        if (self.index[rows] < 0).any() or self.done[rows].any():
+        if not self.started[rows].all() or self.done[rows].any():
             raise DialogEnvsError("the episode is over (or never started); call reset() first")
         tokens = self.checked_actions(actions, rows)
         every_row = len(rows) == self.num_rows
@@ -116,7 +133,7 @@ class DialogueBatch(BatchCore):
             self.done[ended_rows] = True
             started = time.perf_counter()
             responses = self.decode_replies(ended_rows)
-            references = [self.env.data.examples[i].reference for i in self.index[ended_rows]]
+            references = [self.env.data.examples[i].reference if i >= 0 else "" for i in self.index[ended_rows]]
             batch_scores = self.env.reward.batch_scores(responses, references)
             self.reward_seconds += time.perf_counter() - started
             for k, row, response, reference, scores in zip(ending, ended_rows, responses, references, batch_scores):
@@ -146,8 +163,8 @@ class DialogueBatch(BatchCore):
         return self.env.data.tokenizer.batch_decode(replies, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
     def expert_actions(self) -> np.ndarray:
-        """Per row: the next token of the reference reply, then EOS (EOS once over or before reset).
-        References longer than ``max_new_tokens - 1`` tokens are cut."""
+        """Per row: the next token of the reference reply, then EOS (EOS once over, before reset, or
+        on a given context, which has no reference). References longer than ``max_new_tokens - 1`` tokens are cut."""
         actions = np.full(self.num_rows, self.env.eos_token_id, dtype=np.int64)
         for row in np.flatnonzero((self.index >= 0) & ~self.done):
             reference = self._reference(int(self.index[row]))
@@ -219,8 +236,12 @@ class DialogueBLEUEnv(BatchOfOneEnv):
     ## Starting State
 
     ``reset`` draws an example uniformly with ``self.np_random``, or takes example ``i`` of
-    ``examples`` with ``options={"index": i}`` (``{"index": "seed"}``: the reset seed's example);
-    any other option key is an error. The observation holds the context and the BOS token.
+    ``examples`` with ``options={"index": i}`` (``{"index": "seed"}``: the reset seed's example),
+    or replies to the turns ``options={"context": ["turn 1", "turn 2", ...]}`` (oldest first; the
+    last ``context_turns`` are kept, encoded as the data's contexts are; there is no reference,
+    so the reply is scored against ``""``: this is for talking with a policy, e.g.
+    ``dialog-envs serve``); any other option key is an error. The observation holds the context
+    and the BOS token.
 
     ## Episode End
 
@@ -249,7 +270,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
     ## Info
 
-    ``reset``: ``index``, ``context_tokens``, ``context_truncated``. Last step:
+    ``reset``: ``index`` (not on a given context), ``context_tokens``, ``context_truncated``. Last step:
     ``response``, ``reference``, ``bleu``, ``chrf``, ``log_bleu``, ``score`` (the reward before
     ``s_base``), ``reply_tokens``, ``ended_by`` (``"eos"`` or ``"max_new_tokens"``). Other steps: ``{}``.
 
@@ -269,6 +290,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
     core_class = DialogueBatch
     action_kind = "a token id"
+    reset_options = frozenset({"index", "context"})
 
     def __init__(
         self,
@@ -295,6 +317,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
             tokenizer,
             lambda: train_tokenizer(_turn_texts(load_split_dialogues(data_path, "train")), kind="bpe", vocab_size=tokenizer_vocab_size),
         )
+        self.context_turns = context_turns
         self.data = encoded_examples(data_path, split, self.tokenizer, context_turns)
         self.vocab_size = len(self.tokenizer)
         self.eos_token_id = self.data.eos_id
@@ -346,6 +369,20 @@ class DialogueBLEUEnv(BatchOfOneEnv):
         index = int(self._core.index[0])
         return None if index < 0 else self.data.examples[index]
 
+    def encode_context(self, turns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of ``options={"context": turns}``, as the data's contexts are encoded (the last
+        ``context_turns`` turns, ``turn SEP ... turn BOS``), and where each turn starts.
+
+        Raises:
+            DialogEnvsError: ``turns`` is not a non-empty list of strings.
+        """
+        if not isinstance(turns, (list, tuple)) or not turns or not all(isinstance(turn, str) for turn in turns):
+            raise DialogEnvsError(f"options['context']={turns!r}; expected a non-empty list of turns (strings), oldest first")
+        kept = list(turns) if self.context_turns is None else list(turns)[-self.context_turns :]
+        turn_ids = self.tokenizer(kept, add_special_tokens=False)["input_ids"]
+        sep, bos = separator_and_bos(self.tokenizer)
+        return join_turns(turn_ids, sep, bos)
+
     @property
     def examples(self) -> tuple[Example, ...]:
         """Every example of the split, in file order (``options={"index": i}`` picks one)."""
@@ -368,7 +405,7 @@ class DialogueBLEUEnv(BatchOfOneEnv):
         """
         ids = list(self.tokenizer.encode(text, add_special_tokens=False))
         core = self._core
-        room = self.max_new_tokens - (int(core.reply_len[0]) if core.index[0] >= 0 and not core.done[0] else 0)
+        room = self.max_new_tokens - (int(core.reply_len[0]) if core.started[0] and not core.done[0] else 0)
         if len(ids) + 1 > room:
             raise ValueError(
                 f"the reply is {len(ids)} tokens but only {room - 1} fit before the end-of-reply token "
@@ -381,12 +418,10 @@ class DialogueBLEUEnv(BatchOfOneEnv):
 
         A turn whose start was cut off by ``max_context_tokens`` begins with ``…``.
         """
-        index = int(self._core.index[0])
-        if index < 0:
+        if not self._core.started[0]:
             return "(call reset() first)"
         context_start = int(self._core.context_start[0])
-        context = self.data.context_ids[index]
-        starts = self.data.turn_starts[index]
+        context, starts = self._core.contexts[0]
         ends = list(starts[1:] - self.data.sep_len) + [len(context) - 1]  # the last turn ends before BOS
         lines = []
         for number, (start, end) in enumerate(zip(starts, ends)):
@@ -480,11 +515,7 @@ def _encode(dialogues: list[Dialogue], tokenizer: PreTrainedTokenizerBase, conte
     eos = tokenizer.eos_token_id
     if eos is None:
         raise DialogEnvsError(f"tokenizer {tokenizer.name_or_path!r} has no EOS token; the reply needs one to end")
-    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eos
-    if tokenizer.sep_token_id is not None:
-        sep = [tokenizer.sep_token_id]
-    else:
-        sep = list(tokenizer.encode(FALLBACK_SEPARATOR, add_special_tokens=False))
+    sep, bos = separator_and_bos(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     offsets = np.cumsum([0] + [len(d.turns) for d in dialogues])
@@ -493,14 +524,28 @@ def _encode(dialogues: list[Dialogue], tokenizer: PreTrainedTokenizerBase, conte
     for example in examples:
         d_index, t_index = example.metadata["dialogue"], example.metadata["turn"]
         first = offsets[d_index] + t_index - len(example.context)
-        ids: list[int] = []
-        starts = []
-        for k in range(first, offsets[d_index] + t_index):
-            if ids:
-                ids.extend(sep)
-            starts.append(len(ids))
-            ids.extend(turn_ids[k])
-        ids.append(bos)
-        context_ids.append(np.asarray(ids, dtype=np.int64))
-        turn_starts.append(np.asarray(starts, dtype=np.int64))
+        ids, starts = join_turns(turn_ids[first : offsets[d_index] + t_index], sep, bos)
+        context_ids.append(ids)
+        turn_starts.append(starts)
     return EncodedExamples(tokenizer, examples, tuple(context_ids), tuple(turn_starts), len(sep), eos, pad)
+
+
+def separator_and_bos(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], int]:
+    """The ids between two context turns (SEP, else ``"\\n"``) and the id that starts the reply (BOS, else EOS)."""
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if tokenizer.sep_token_id is not None:
+        return [tokenizer.sep_token_id], int(bos)
+    return list(tokenizer.encode(FALLBACK_SEPARATOR, add_special_tokens=False)), int(bos)
+
+
+def join_turns(turn_ids: Sequence[Sequence[int]], sep: list[int], bos: int) -> tuple[np.ndarray, np.ndarray]:
+    """A context as the env observes it: ``turn_1 SEP ... turn_k BOS`` (int64), and where each turn starts."""
+    ids: list[int] = []
+    starts = []
+    for turn in turn_ids:
+        if ids:
+            ids.extend(sep)
+        starts.append(len(ids))
+        ids.extend(turn)
+    ids.append(bos)
+    return np.asarray(ids, dtype=np.int64), np.asarray(starts, dtype=np.int64)

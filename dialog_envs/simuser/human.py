@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
 from typing import Any, TextIO
 
 import numpy as np
 
-from dialog_envs.feedback import SCHEMA_ID, FeedbackLog
+from dialog_envs.feedback import FeedbackLog, feedback_record, new_session_id
 from dialog_envs.simuser.conversation import UserReply
 
 QUIT_WORDS = {":q", ":quit", "quit", "exit"}
@@ -25,7 +23,7 @@ class HumanUser:
                  session: str | None = None) -> None:
         self.stdin, self.stdout, self.log = stdin, stdout, log
         self.agent_name = agent_name
-        self.session = session or uuid.uuid4().hex[:12]
+        self.session = session or new_session_id()
         self.turn = 0
         self.last_user_text = ""
         self.ratings: list[int] = []
@@ -40,9 +38,7 @@ class HumanUser:
         return None if not line else line.rstrip("\n")
 
     def _record(self, event: str, **fields: Any) -> None:
-        self.log.append({"schema": SCHEMA_ID, "event": event, "session": self.session,
-                         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                         "agent": self.agent_name, **fields})
+        self.log.append(feedback_record(event, session=self.session, agent=self.agent_name, **fields))
 
     def reset(self, rng: np.random.Generator) -> str:
         self.turn, self.ratings, self.reason = 0, [], "running"
