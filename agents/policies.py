@@ -447,8 +447,11 @@ class TaggerPolicy(nn.Module):
     def head_outputs(
         self, hidden: torch.Tensor, positions: torch.Tensor, previous: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits and values at ``positions`` (``(B,)`` or ``(B, T)``) given the previous labels."""
-        index = positions if positions.dim() == 2 else positions[:, None]
+        """Logits and values at ``positions`` (``(B,)`` or ``(B, T)``) given the previous labels.
+
+        A position past the encoded width can only be a step recorded after its row's episode
+        ended (the next sentence's pointer, a masked-out step); it reads the last column."""
+        index = (positions if positions.dim() == 2 else positions[:, None]).clamp(max=hidden.shape[1] - 1)
         picked = torch.gather(hidden, 1, index[..., None].expand(-1, -1, hidden.shape[-1]))
         features = picked.float() + self.previous_label(previous if previous.dim() == 2 else previous[:, None])
         logits = self.head(features)

@@ -160,6 +160,13 @@ def test_the_tagger_encodes_only_up_to_the_last_real_token() -> None:
     assert longest <= cut.shape[1] < ids.shape[1] == 96
     real = mask[:, : cut.shape[1]].bool()
     torch.testing.assert_close(cut[real], full[:, : cut.shape[1]][real], rtol=1e-4, atol=1e-5)
+    # a step recorded after its row's episode ended may point past the cut (into the next sentence)
+    none = torch.full((8,), policy.num_labels)
+    past = torch.stack([torch.ones(8, dtype=torch.long), torch.full((8,), 95)], dim=1)
+    with torch.no_grad():
+        logits, _ = policy.head_outputs(cut, past, torch.stack([none, none], dim=1))
+        first, _ = policy.head_outputs(cut, past[:, 0], none)
+    torch.testing.assert_close(logits[:, 0], first)
 
 
 def test_walk_covers_every_example_once() -> None:
