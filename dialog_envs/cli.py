@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "rate": "rate",
     "bench": "bench",
+    "reward-model": "reward_model",
 }
 
 
