@@ -168,6 +168,8 @@ class TokenPGConfig(Config):
         None,
     )
     whiten_advantages: bool = _help("Normalise advantages over the batch (reinforce, ppo).", True)
+
+    # -- reward ----------------------------------------------------------------------------------
     reward_model: str | None = _help(
         "A reward model checkpoint (dialog-envs reward-model train): the training envs' reward becomes its "
         "score of each agent turn minus the checkpoint's s_base (see dialog_envs.agents.reward_env); the env's "
