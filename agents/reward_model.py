@@ -3,7 +3,7 @@
 **Input.** What the model reads of a (user text, reply) pair depends on its architecture:
 
 * an **encoder** (MiniLM, a small BERT from scratch) reads the tokenizer's text-pair encoding,
-  ``tokenizer(user_text, reply)`` (``[CLS] user_text [SEP] reply [SEP]``, segment ids set), and
+  ``tokenizer(user_text, reply)`` (``[CLS] user_text [SEP] reply [SEP]`` for BERT-style tokenizers), and
   its score is the head applied to the mean of the last hidden states over the real tokens;
 * a **causal LM** (SmolLM2, GPT-2, any ``*ForCausalLM``) reads ``"user: <user_text>\\nagent:
   <reply>"`` followed by its EOS token (the SimUser-v0 transcript format), and its score is the head
@@ -28,6 +28,8 @@ when it fits.
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import os
 import shutil
@@ -82,14 +84,15 @@ class RewardModel(nn.Module):
         if architecture not in ("encoder", "causal_lm"):
             raise DialogEnvsError(f"reward model architecture {architecture!r}; expected 'encoder' or 'causal_lm'")
         self.backbone = backbone
-        self.tokenizer = tokenizer
+        self.tokenizer = copy.deepcopy(tokenizer)  # its own: padding and truncation sides are set below
         self.architecture: Architecture = architecture
         self.max_length = int(max_length)
         self.s_base = float(s_base)
         self.head = nn.Linear(backbone.config.get_text_config().hidden_size, 1)
-        tokenizer.padding_side = "right"
+        self._takes_token_types = architecture == "encoder" and "token_type_ids" in inspect.signature(backbone.forward).parameters
+        self.tokenizer.padding_side = "right"
         if architecture == "causal_lm":
-            tokenizer.truncation_side = "left"  # keep the reply, cut the start of the user text
+            self.tokenizer.truncation_side = "left"  # keep the reply, cut the start of the user text
 
     @property
     def device(self) -> torch.device:
@@ -106,7 +109,8 @@ class RewardModel(nn.Module):
             eos = self.tokenizer.eos_token or ""
             texts = [f"user: {user}\nagent: {reply}{eos}" for user, reply in zip(user_texts, replies)]
             batch = self.tokenizer(texts, **common)
-        return {key: value.to(self.device) for key, value in batch.items()}
+        keep = ("input_ids", "attention_mask", "token_type_ids") if self._takes_token_types else ("input_ids", "attention_mask")
+        return {key: value.to(self.device) for key, value in batch.items() if key in keep}
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Scores ``(B,)`` of encoded pairs (:meth:`encode`)."""
