@@ -183,6 +183,14 @@ class TokenPGConfig(Config):
         None,
     )
 
+    init_from: str | None = _help(
+        "A token-pg checkpoint folder whose policy starts this run (its backbone, tokenizer and weights; the "
+        "env and its arguments must be the ones it was trained with): RL from a trained agent, e.g. against a "
+        "reward model learned from its ratings. With kl_coef > 0 the KL reference is that policy (or the policy "
+        "after this run's warm start, if it has one). None: a new policy from `model`.",
+        None,
+    )
+
     # -- rollouts --------------------------------------------------------------------------------
     num_envs: int = _help("Environments stepped together; one batched forward per step for all.", 16)
     temperature: float = _help("Sampling temperature (the log-probs used in the losses include it).", 1.0)

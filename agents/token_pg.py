@@ -89,7 +89,13 @@ class TokenPGAgent:
         self.bf16 = use_bf16(config.bf16, self.device)
         torch.manual_seed(config.seed)
 
-        self.model_path, self.gguf_file = (None, None) if config.model is None else resolve_model(config.model, config.gguf_file)
+        model = config.model
+        if config.init_from is not None:
+            read_state(config.init_from)  # one clear line when it is not a checkpoint
+            if config.model is None:  # the checkpoint's own backbone
+                model = str(Path(config.init_from) / "model")
+            self.env_kwargs.setdefault("tokenizer", str(Path(config.init_from) / "tokenizer"))
+        self.model_path, self.gguf_file = (None, None) if model is None else resolve_model(model, config.gguf_file)
         if self.model_path is not None and "tokenizer" not in self.env_kwargs:
             self.env_kwargs["tokenizer"] = model_tokenizer(self.model_path, self.gguf_file)
         self.envs = make_vec_env(env_id, self.env_kwargs, "train", config.num_envs)
@@ -98,6 +104,8 @@ class TokenPGAgent:
         self.tokenizer = env_attribute(self.envs, "tokenizer")
         self.num_actions = int(self.envs.single_action_space.n)
         self.policy = self._build_policy().to(self.device)
+        if config.init_from is not None:
+            load_weights(config.init_from, self.policy)
         self.reference = self._build_reference()
         # Data parallel (under torchrun): every rank steps its own envs with its own seeds; DDP
         # averages the gradients, so the ranks' weights stay identical.
@@ -178,8 +186,9 @@ class TokenPGAgent:
 
     def _build_reference(self) -> CausalLMPolicy | TaggerPolicy | None:
         """The reference of the KL before any training: a frozen copy of the policy; None without a
-        KL, or with LoRA, where the policy with its adapter disabled is the reference (no copy)."""
-        if self.config.kl_coef <= 0 or self.config.lora_rank > 0:
+        KL, or with LoRA (and no ``init_from``), where the policy with its adapter disabled is the
+        reference (no copy)."""
+        if self.config.kl_coef <= 0 or (self.config.lora_rank > 0 and self.config.init_from is None):
             return None
         return self._frozen_copy()
 
@@ -595,6 +604,11 @@ class TokenPGAgent:
         env_kwargs = {**state["env_kwargs"], "tokenizer": str(folder / "tokenizer")}
         agent = cls(env_id or checkpoint_env_id(state, folder, allow_module_env_id), config, env_kwargs, out_dir)
         agent._restore(folder, state)
+        initial = folder.parent / "initial"
+        if config.kl_coef > 0 and agent.warm_start_done and (initial / "state.json").exists():
+            # the KL reference is the policy after the warm start, which the run saved as 'initial'
+            agent.reference = agent._frozen_copy()
+            load_weights(initial, agent.reference)
         return agent
 
     def load(self, folder: str | os.PathLike[str]) -> None:

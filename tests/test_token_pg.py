@@ -195,6 +195,33 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     assert torch.equal(first.actions * first.valid, second.actions * second.valid)
 
 
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_init_from_starts_rl_from_a_trained_policy_which_is_the_kl_reference(tmp_path: Path) -> None:
+    trained = TokenPGAgent("dialog_envs/DialogueBLEU-v0", TokenPGConfig(num_envs=4, warm_start_updates=3, updates=1, eval_every=0, **QUIET))
+    trained.learn()
+    trained.save(tmp_path / "trained")
+    config = TokenPGConfig(num_envs=4, updates=1, eval_every=0, kl_coef=0.1, init_from=str(tmp_path / "trained"), **QUIET)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config)
+    assert same_weights(agent.policy, trained.policy) and same_weights(agent.reference, trained.policy)
+    agent.learn()
+    assert not same_weights(agent.policy, trained.policy) and same_weights(agent.reference, trained.policy)
+    with pytest.raises(DialogEnvsError, match="is not a checkpoint"):
+        TokenPGAgent("dialog_envs/DialogueBLEU-v0", TokenPGConfig(init_from=str(tmp_path / "none"), **QUIET))
+
+
+def test_a_resumed_run_keeps_the_warm_started_policy_as_its_kl_reference(tmp_path: Path) -> None:
+    config = TokenPGConfig(num_envs=4, warm_start_updates=3, updates=2, eval_every=0, kl_coef=0.1, **QUIET)
+    agent = TokenPGAgent("dialog_envs/DialogueBLEU-v0", config, out_dir=tmp_path)
+    agent.learn()
+    initial = TokenPGAgent.from_checkpoint(tmp_path / "checkpoints" / "initial")
+    resumed = TokenPGAgent.from_checkpoint(tmp_path / "checkpoints" / "last")
+    assert same_weights(resumed.reference, initial.policy) and same_weights(resumed.reference, agent.reference)
+    assert not same_weights(resumed.reference, resumed.policy)
+
+
 def test_bad_config_is_a_clear_error() -> None:
     with pytest.raises(DialogEnvsError, match="group_size >= 2 dividing num_envs"):
         TokenPGConfig(algorithm="grpo", num_envs=6, group_size=4)
