@@ -134,6 +134,13 @@ class TokenPGConfig(Config):
     lora_rank: int = _help(
         "LoRA rank (needs peft); 0 trains all weights. With LoRA and no warm start the disabled adapter is the KL reference.", 0
     )
+    init_from: str | None = _help(
+        "A token-pg checkpoint folder whose policy starts this run (its backbone, tokenizer and weights; the "
+        "env and its arguments must be the ones it was trained with): RL from a trained agent, e.g. against a "
+        "reward model learned from its ratings. With kl_coef > 0 the KL reference is that policy (or the policy "
+        "after this run's warm start, if it has one). None: a new policy from `model`.",
+        None,
+    )
 
     # -- algorithm -------------------------------------------------------------------------------
     algorithm: Algorithm = _help(
@@ -180,14 +187,6 @@ class TokenPGConfig(Config):
         "A reward model checkpoint (dialog-envs reward-model train): the training envs' reward becomes its "
         "score of each agent turn minus the checkpoint's s_base (see dialog_envs.agents.reward_env); the env's "
         "own reward stays in info['env_reward'], and validation and test use the env's reward. None: the env's reward.",
-        None,
-    )
-
-    init_from: str | None = _help(
-        "A token-pg checkpoint folder whose policy starts this run (its backbone, tokenizer and weights; the "
-        "env and its arguments must be the ones it was trained with): RL from a trained agent, e.g. against a "
-        "reward model learned from its ratings. With kl_coef > 0 the KL reference is that policy (or the policy "
-        "after this run's warm start, if it has one). None: a new policy from `model`.",
         None,
     )
 
